@@ -1,0 +1,61 @@
+# Every target sets itself up: the virtualenv, the Python dependencies and (where needed) the
+# control-plane binaries built from Go modules into ~/.cache/ccoperator (first run only).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(PYTHON) -m tests.controlplane.build --print 2>/dev/null)/kubectl)
+
+.PHONY: help venv binaries test test-unit demo run sim install deploy lint bench clean
+
+help:
+	@echo "make demo      start a local control plane + identity simulator + operator, apply examples/"
+	@echo "make test      run the whole test suite (unit, contract, integration, e2e)"
+	@echo "make lint      ruff + mypy (strict on operator/ccoperator)"
+	@echo "make run       run the operator against the current kubeconfig (CCOPERATOR_* settings)"
+	@echo "make sim       run the identity simulator on 127.0.0.1:8085"
+	@echo "make install   install the CRD into the current kubeconfig's cluster"
+	@echo "make deploy    kubectl apply -k deploy/"
+	@echo "make bench     benchmarks (not part of make test); results in docs/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,lint,bench]'
+	@touch $@
+
+venv: $(STAMP)
+
+binaries: venv
+	$(BIN)/python -m tests.controlplane.build
+
+test: venv binaries
+	$(BIN)/pytest
+
+test-unit: venv
+	$(BIN)/pytest tests/unit
+
+demo: venv binaries
+	$(BIN)/ccoperator demo
+
+run: venv
+	$(BIN)/ccoperator run
+
+sim: venv
+	$(BIN)/ccoperator sim --port 8085
+
+install:
+	$(KUBECTL) apply -f crds/
+
+deploy:
+	$(KUBECTL) apply -k deploy/
+
+lint: venv
+	$(BIN)/ruff check operator tests
+	$(BIN)/mypy
+
+bench: venv binaries
+	$(BIN)/python -m tests.bench.run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,6 @@
+"""Repository-wide pytest plugins: the real control plane and the identity simulator."""
+
+pytest_plugins = [
+    "tests.controlplane.fixtures",
+    "tests.sim_fixtures",
+]

@@ -1,0 +1,123 @@
+"""Assemble and run the operator: settings -> clients -> controller -> kopf.
+
+kopf is configured for production here: our own finalizer and annotation prefix, no log
+lines turned into events, a liveness endpoint, watch timeouts, standalone (one replica with a
+Recreate strategy; see deploy/), and bounded concurrency toward the identity service (in the
+identity client, so every path shares the one limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import kopf
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from . import handlers, metrics
+from .controller import Controller
+from .identity import IdentityClient, IdentityConfig
+from .kube import KubeApi
+from .logs import configure_logging
+from .resource import FINALIZER, GROUP
+from .runtime import Runtime
+from .settings import Settings
+
+log = logging.getLogger("ccoperator")
+
+# kopf's own bookkeeping lives under a sub-prefix: kopf ignores every annotation under its
+# storage prefix when it compares objects, and `identity.ccoperator.io/rotate` must count.
+KOPF_PREFIX = f"operator.{GROUP}"
+
+
+def configure_kopf(settings: kopf.OperatorSettings, ours: Settings) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.loggers = False  # handler log lines stay logs, never events
+    settings.posting.level = logging.INFO
+    settings.posting.reporting_component = "ccoperator"
+    settings.watching.server_timeout = ours.watch_timeout
+    settings.watching.client_timeout = ours.watch_timeout + 60
+    settings.watching.connect_timeout = 30
+    settings.watching.inactivity_timeout = ours.watch_timeout + 90
+    settings.networking.request_timeout = 60
+    settings.networking.connect_timeout = 30
+    settings.peering.standalone = True
+    settings.peering.clusterwide = not ours.namespaces
+
+
+def kube_api_client() -> k8s.ApiClient:
+    """The official client, configured like kopf: in-cluster, else the kubeconfig."""
+    configuration = k8s.Configuration()
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except k8s_config.ConfigException:
+        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    # Calls run in worker threads; allow as many pooled connections as threads may use.
+    configuration.connection_pool_maxsize = 32
+    return k8s.ApiClient(configuration)
+
+
+def identity_config(ours: Settings) -> IdentityConfig:
+    return IdentityConfig(
+        base_url=ours.identity_url,
+        client_id=ours.resolved_client_id(),
+        client_secret=ours.resolved_client_secret(),
+        token_url=ours.token_url,
+        read_timeout=ours.identity_timeout,
+        max_concurrency=ours.identity_concurrency,
+        max_connections=max(ours.identity_concurrency, 10),
+        max_retries=ours.identity_max_retries,
+    )
+
+
+async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
+              ready_flag: asyncio.Event | None = None) -> None:
+    configure_logging(ours.log_format, ours.log_level)
+    identity = IdentityClient(identity_config(ours), on_call=metrics.observe_identity_call)
+    api_client = kube_api_client()
+    controller = Controller(
+        identity=identity,
+        kube=KubeApi(api_client),
+        events=handlers.post_event,
+        identity_url=ours.identity_url,
+        default_lifetime=ours.default_lifetime,
+        grace_period=ours.grace_period,
+        resync=ours.resync,
+    )
+    runtime = Runtime(controller, ours.resync)
+
+    @kopf.on.startup()
+    async def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        configure_kopf(settings, ours)
+        token_url = await identity.discover_token_url()
+        log.info("identity service %s, token endpoint %s", ours.identity_url, token_url)
+
+    @kopf.on.probe(id="identity")
+    async def _probe(**_: Any) -> str | None:
+        return identity.token_url
+
+    if ours.metrics_port:
+        metrics.serve(ours.metrics_port, ours.bind_address)
+    liveness = (f"http://{ours.bind_address}:{ours.liveness_port}/healthz"
+                if ours.liveness_port else None)
+    try:
+        await kopf.operator(
+            clusterwide=not ours.namespaces,
+            namespaces=ours.namespaces,
+            standalone=True,
+            liveness_endpoint=liveness,
+            memo=kopf.Memo(runtime=runtime),
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await identity.aclose()
+        api_client.close()  # type: ignore[no-untyped-call]

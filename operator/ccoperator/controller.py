@@ -1,0 +1,542 @@
+"""The reconcile path: observe, decide (reconcile.py), act, write status.
+
+One instance serves the whole operator. It knows nothing about kopf: handlers.py turns kopf's
+callbacks into calls of `reconcile` and `finalize`, and passes an event sink.
+
+Ordering is what makes create exactly-once (ARCHITECTURE rule 2): the client id is written to
+status before the POST; an unknown outcome is resolved on the next pass by a GET on that id;
+the credential goes into the Secret before status says Ready; the Secret's annotations name
+the secret id it holds, so a crash between Secret and status loses nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+from . import reconcile as rc
+from .conditions import Reason, ready_condition
+from .identity import (
+    ClientCreate,
+    ClientDto,
+    Conflict,
+    Forbidden,
+    IdentityClient,
+    IdentityError,
+    InvalidInput,
+    NotFound,
+    OutcomeUnknown,
+    SecretCreate,
+    TenantNotFound,
+    Transient,
+    Unauthorized,
+)
+from .kube import KubeApi, KubeConflict, Owner, status_merge_patch
+from .remote import RemoteReader
+from .resource import (
+    ROTATE_ANNOTATION,
+    SECRET_EXPIRES_ANNOTATION,
+    SECRET_FINGERPRINT_ANNOTATION,
+    SECRET_ID_ANNOTATION,
+    ClientSpec,
+    ClientStatus,
+    CurrentSecret,
+    DeletionPolicy,
+    RetiringSecret,
+)
+
+log = logging.getLogger("ccoperator.controller")
+
+
+class Cause(StrEnum):
+    CHANGE = "change"  # the resource or its Secret changed: read the remote client fresh
+    RESUME = "resume"  # operator start: verify, reading from the tenant's paged list
+    RESYNC = "resync"  # periodic: same as resume
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    """The parts of a ClientCredentialClient object the controller reads."""
+
+    name: str
+    namespace: str
+    uid: str
+    generation: int
+    spec: dict[str, Any]
+    status: dict[str, Any]
+    annotations: dict[str, str]
+
+
+class EventSink(Protocol):
+    def __call__(self, view: ResourceView, *, warning: bool, reason: str, message: str) -> None:
+        ...
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A freshly issued (or carried-over) secret. Lives only in memory, then in the Secret."""
+
+    value: SecretStr
+    secret_id: int
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    requeue_after: timedelta
+    ready: bool
+
+
+@dataclass
+class _Backoff:
+    failures: dict[str, int] = field(default_factory=dict)
+    base: float = 2.0
+    cap: float = 300.0
+
+    def next_delay(self, uid: str) -> timedelta:
+        n = self.failures.get(uid, 0)
+        self.failures[uid] = n + 1
+        ceiling = min(self.cap, self.base * (2**n))
+        return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+    def reset(self, uid: str) -> None:
+        self.failures.pop(uid, None)
+
+
+class Controller:
+    def __init__(
+        self,
+        *,
+        identity: IdentityClient,
+        kube: KubeApi,
+        events: EventSink,
+        identity_url: str,
+        default_lifetime: timedelta | None,
+        grace_period: timedelta,
+        resync: timedelta,
+        snapshot_max_age: float = 60.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._identity = identity
+        self._kube = kube
+        self._events = events
+        self._identity_url = identity_url
+        self._default_lifetime = default_lifetime
+        self._grace = grace_period
+        self._resync = resync
+        self._clock = clock
+        self._remote = RemoteReader(identity, max_age=snapshot_max_age)
+        self._backoff = _Backoff()
+        # The operator is the only writer of status: what we wrote last is newer than any
+        # watch event that has not caught up with it yet.
+        self._written_status: dict[str, ClientStatus] = {}
+        # resourceVersion of the Secret we last wrote, per resource: its watch event is ours.
+        self._secret_versions: dict[str, str] = {}
+
+    async def context(self) -> rc.Context:
+        return rc.Context(
+            identity_url=self._identity_url,
+            token_url=await self._identity.discover_token_url(),
+            default_lifetime=self._default_lifetime,
+            grace_period=self._grace,
+            resync=self._resync,
+        )
+
+    def forget(self, uid: str) -> None:
+        self._written_status.pop(uid, None)
+        self._secret_versions.pop(uid, None)
+        self._backoff.reset(uid)
+
+    # ----------------------------------------------------------------------------- reconcile
+
+    async def reconcile(self, view: ResourceView, cause: Cause) -> Outcome:
+        status = self._written_status.get(view.uid) or ClientStatus.from_body(view.status)
+        try:
+            spec = ClientSpec.model_validate(view.spec)
+        except ValueError as exc:
+            # The CRD schema admits only valid specs; this guards against an older CRD.
+            await self._set_ready(view, status, False, Reason.INVALID_SPEC,
+                                  f"spec is invalid: {_first_line(exc)}")
+            return Outcome(self._resync, ready=False)
+        try:
+            outcome = await self._reconcile(view, spec, status, cause)
+        except (Transient, OutcomeUnknown) as exc:
+            delay = self._backoff.next_delay(view.uid)
+            await self._degrade(view, Reason.IDENTITY_UNAVAILABLE,
+                                f"The identity service did not answer reliably ({exc}); "
+                                f"retrying in {delay.total_seconds():.0f}s.")
+            return Outcome(delay, ready=False)
+        except Unauthorized as exc:
+            delay = self._backoff.next_delay(view.uid)
+            await self._degrade(view, Reason.UNAUTHORIZED,
+                                "The identity service rejected the operator's own credentials "
+                                f"({exc}); check CCOPERATOR_CLIENT_ID and "
+                                "CCOPERATOR_CLIENT_SECRET.")
+            return Outcome(delay, ready=False)
+        except KubeConflict as exc:
+            log.info("%s/%s: %s; reconciling again", view.namespace, view.name, exc)
+            return Outcome(self._backoff.next_delay(view.uid), ready=False)
+        self._backoff.reset(view.uid)
+        return outcome
+
+    async def _reconcile(
+        self, view: ResourceView, spec: ClientSpec, status: ClientStatus, cause: Cause
+    ) -> Outcome:
+        ctx = await self.context()
+        try:
+            remote_observed, remote = await self._observe_remote(spec, status, view, cause)
+        except IdentityError as exc:
+            return await self._permanent(view, status, spec, exc)
+        secret = await self._kube.get_secret(
+            view.namespace, spec.secret_name(view.name), view.uid, spec.secret.keys.client_secret
+        )
+        observed = rc.Observed(
+            name=view.name,
+            namespace=view.namespace,
+            uid=view.uid,
+            generation=view.generation,
+            spec=spec,
+            status=status,
+            rotate_request=view.annotations.get(ROTATE_ANNOTATION),
+            remote_observed=remote_observed,
+            remote=remote,
+            secret=secret,
+            now=self._clock(),
+        )
+        plan = rc.decide(observed, ctx)
+        if plan.blocked is not None:
+            await self._set_ready(view, status, False, plan.blocked.reason, plan.blocked.message)
+            return Outcome(self._resync, ready=False)
+        try:
+            return await self._execute(observed, plan, ctx)
+        except (Transient, OutcomeUnknown, Unauthorized):
+            raise
+        except IdentityError as exc:
+            latest = self._written_status.get(view.uid, status)
+            return await self._permanent(view, latest, spec, exc)
+
+    async def _observe_remote(
+        self, spec: ClientSpec, status: ClientStatus, view: ResourceView, cause: Cause
+    ) -> tuple[bool, rc.RemoteClient | None]:
+        if not rc.needs_remote(spec, status):
+            return False, None
+        client_id = status.client_id or spec.desired_client_id(view.uid)
+        if cause is Cause.CHANGE or status.client_id is None:
+            return True, await self._remote.get(spec.tenant_id, client_id)
+        return True, await self._remote.get_cached(spec.tenant_id, client_id)
+
+    async def _execute(self, o: rc.Observed, plan: rc.Plan, ctx: rc.Context) -> Outcome:
+        view_status = o.status
+        status = o.status
+        spec = o.spec
+        tenant = spec.tenant_id
+        now = o.now
+        if plan.record_intent:
+            status = status.model_copy(update={
+                "client_id": plan.client_id,
+                "tenant_id": tenant,
+                "secret_name": plan.secret_name,
+                "adopted": plan.adopt,
+            })
+            status = await self._write_status(o, status, False, Reason.CREATING,
+                                              f"Creating client {plan.client_id!r} in tenant "
+                                              f"{tenant!r}.")
+
+        credential: Credential | None = None
+        revoke_unknown = plan.revoke_unknown
+        lifetime = spec.lifetime(ctx.default_lifetime)
+        expires_at = now + lifetime if lifetime is not None else None
+        if plan.create:
+            try:
+                created = await self._identity.create_client(tenant, ClientCreate(
+                    client_id=plan.client_id,
+                    name=spec.display_name(o.name),
+                    role_ids=list(spec.role_ids),
+                    enabled=spec.enabled,
+                    secret_description=self._secret_description(o),
+                    secret_expiration_date=expires_at,
+                ))
+            except Conflict:
+                if spec.client_id is not None:
+                    # A caller-chosen id taken between our GET and POST: someone else's.
+                    status = status.model_copy(update={"client_id": None, "adopted": False})
+                    await self._write_status(
+                        o, status, False, Reason.CLIENT_ID_TAKEN,
+                        f"A client with id {plan.client_id!r} already exists in tenant "
+                        f"{tenant!r}. Set spec.adopt: true to take it over, or choose another "
+                        "spec.clientId.")
+                    return Outcome(ctx.resync, ready=False)
+                # Our uid-derived id: an earlier POST of ours landed but its answer was lost.
+                # The client is ours, its first secret unknown: issue one, revoke the rest.
+                credential = await self._issue(o, plan.client_id, expires_at)
+                revoke_unknown = True
+            else:
+                credential = Credential(created.client_secret, created.secret_id,
+                                        created.secret_expiration_date)
+                self._remote.remember(tenant, rc.desired_remote(o, plan.client_id))
+            if plan.recreate:
+                self._event(o, True, "Recreated",
+                            f"Client {plan.client_id!r} was missing from tenant {tenant!r} and "
+                            "was created again with new credentials.")
+            else:
+                self._event(o, False, "Created",
+                            f"Created client {plan.client_id!r} in tenant {tenant!r}.")
+
+        if plan.update is not None:
+            await self._identity.update_client(tenant, plan.client_id, ClientDto(
+                client_id=plan.client_id,
+                name=plan.update.name,
+                role_ids=sorted(plan.update.role_ids),
+                enabled=plan.update.enabled,
+            ))
+            self._remote.remember(tenant, plan.update)
+            self._event(o, False, "Updated" if not plan.adopt else "Adopted",
+                        f"Client {plan.client_id!r} updated to match the spec."
+                        if not plan.adopt else f"Adopted existing client {plan.client_id!r}.")
+        elif plan.adopt:
+            self._event(o, False, "Adopted", f"Adopted existing client {plan.client_id!r}.")
+
+        if plan.issue_secret is not None and credential is None:
+            credential = await self._issue(o, plan.client_id, expires_at)
+
+        current = status.current_secret
+        retiring = list(status.retiring_secrets)
+        if plan.create:
+            retiring = []  # a new client has none of the old client's secrets
+        if plan.retire_current and current is not None:
+            retiring.append(RetiringSecret(id=current.id, revoke_after=now + self._grace))
+        if plan.recover_current is not None:
+            current = plan.recover_current
+
+        if plan.write_secret:
+            await self._write_secret(o, plan, ctx, credential)
+        if credential is not None:
+            current = CurrentSecret(id=credential.secret_id, expires_at=credential.expires_at,
+                                    issued_at=now)
+            if plan.issue_secret in (rc.IssueReason.EXPIRING, rc.IssueReason.REQUESTED):
+                self._event(o, False, "Rotated",
+                            f"Issued secret {credential.secret_id} for client "
+                            f"{plan.client_id!r}; the previous one stays valid until "
+                            f"{(now + self._grace).isoformat(timespec='seconds')}.")
+            elif plan.issue_secret in (rc.IssueReason.MISSING, rc.IssueReason.REPLACED):
+                self._event(o, True, "SecretReplaced",
+                            f"The credential in Secret {plan.secret_name!r} was missing or "
+                            f"altered; issued secret {credential.secret_id} and revoked the "
+                            "lost one.")
+        if plan.delete_old_secret:
+            await self._kube.delete_secret(o.namespace, plan.delete_old_secret, o.uid)
+
+        revoked = await self._revoke(o, plan, credential, retiring, revoke_unknown)
+        retiring = [r for r in retiring if r.id not in revoked]
+
+        final = status.model_copy(update={
+            "client_id": plan.client_id,
+            "tenant_id": tenant,
+            "secret_name": plan.secret_name,
+            "adopted": status.adopted or plan.adopt,
+            "current_secret": current,
+            "retiring_secrets": tuple(retiring),
+            "rotation_request": (o.rotate_request if credential is not None
+                                 else status.rotation_request),
+        })
+        await self._write_status(
+            o, final, True, Reason.CLIENT_READY,
+            f"Client {plan.client_id!r} in tenant {tenant!r} is ready; credentials are in "
+            f"Secret {plan.secret_name!r}.", previous=view_status)
+        requeue = plan.requeue_after or ctx.resync
+        if credential is not None or revoked:
+            requeue = min(requeue, self._next_wake(final, ctx, now))
+        return Outcome(requeue, ready=True)
+
+    def _next_wake(self, status: ClientStatus, ctx: rc.Context, now: datetime) -> timedelta:
+        wake = [now + ctx.resync]
+        wake.extend(r.revoke_after for r in status.retiring_secrets)
+        return max(min(wake) - now, timedelta(seconds=1))
+
+    def _secret_description(self, o: rc.Observed) -> str:
+        return o.spec.secret.description or f"ccoperator {o.namespace}/{o.name}"
+
+    async def _issue(self, o: rc.Observed, client_id: str,
+                     expires_at: datetime | None) -> Credential:
+        added = await self._identity.add_secret(o.spec.tenant_id, client_id, SecretCreate(
+            description=self._secret_description(o), expiration=expires_at))
+        if added.value is None:
+            # The secret exists remotely but we never saw its value: the next pass finds the
+            # Secret still missing, issues another and revokes this one.
+            raise OutcomeUnknown("the service added a secret but returned no value",
+                                 method="POST", path="Secret")
+        return Credential(added.value, added.id, added.expiration)
+
+    async def _write_secret(
+        self, o: rc.Observed, plan: rc.Plan, ctx: rc.Context, credential: Credential | None
+    ) -> None:
+        data, labels, annotations = rc.desired_secret_fields(o, ctx, plan.client_id)
+        key = o.spec.secret.keys.client_secret
+        if credential is None:
+            # Only the non-secret fields drifted: keep the value and its annotations.
+            assert o.secret is not None and o.secret.secret_value is not None
+            value = o.secret.secret_value
+            for name in (SECRET_ID_ANNOTATION, SECRET_EXPIRES_ANNOTATION):
+                if name in o.secret.annotations:
+                    annotations[name] = o.secret.annotations[name]
+        else:
+            value = credential.value
+            annotations[SECRET_ID_ANNOTATION] = str(credential.secret_id)
+            annotations[SECRET_EXPIRES_ANNOTATION] = (
+                credential.expires_at.isoformat() if credential.expires_at else "")
+        annotations[SECRET_FINGERPRINT_ANNOTATION] = rc.fingerprint(value)
+        data[key] = value.get_secret_value()
+        existing = o.secret if o.secret is not None and o.secret.owned else None
+        self._secret_versions[o.uid] = await self._kube.write_secret(
+            Owner(o.name, o.namespace, o.uid), plan.secret_name, data, labels, annotations,
+            existing,
+        )
+
+    def wrote_secret_version(self, uid: str, resource_version: str | None) -> bool:
+        return resource_version is not None and self._secret_versions.get(uid) == resource_version
+
+    async def _revoke(
+        self,
+        o: rc.Observed,
+        plan: rc.Plan,
+        credential: Credential | None,
+        retiring: list[RetiringSecret],
+        revoke_unknown: bool,
+    ) -> set[int]:
+        tenant = o.spec.tenant_id
+        targets = set(plan.revoke_now)
+        if revoke_unknown and credential is not None:
+            keep = {credential.secret_id, *(r.id for r in retiring)}
+            remote = await self._identity.list_secrets(tenant, plan.client_id)
+            targets |= {s.id for s in remote if s.id not in keep}
+        revoked: set[int] = set()
+        for secret_id in sorted(targets):
+            with contextlib.suppress(NotFound):  # already gone: that is what we wanted
+                await self._identity.delete_secret(tenant, plan.client_id, secret_id)
+            revoked.add(secret_id)
+        return revoked
+
+    # ------------------------------------------------------------------------- status writes
+
+    async def _write_status(
+        self,
+        o: rc.Observed | ResourceView,
+        status: ClientStatus,
+        ready: bool,
+        reason: Reason,
+        message: str,
+        previous: ClientStatus | None = None,
+    ) -> ClientStatus:
+        generation = o.generation
+        base = previous if previous is not None else status
+        condition = ready_condition(
+            ready=ready, reason=reason, message=message, generation=generation,
+            now=self._clock(), previous=base.condition("Ready"),
+        )
+        others = tuple(c for c in status.conditions if c.type != "Ready")
+        new = status.model_copy(update={
+            "conditions": (condition, *others),
+            "observed_generation": generation,
+        })
+        old_wire = (self._written_status.get(o.uid) or base).to_wire()
+        new_wire = new.to_wire()
+        if new_wire != old_wire:
+            await self._kube.patch_status(o.namespace, o.name, status_merge_patch(old_wire,
+                                                                                  new_wire))
+            old_ready = base.condition("Ready")
+            if not ready and (old_ready is None or old_ready.reason != reason.value) and \
+                    reason not in (Reason.CREATING, Reason.DELETING):
+                self._event(o, True, reason.value, message)
+        self._written_status[o.uid] = new
+        return new
+
+    async def _set_ready(self, view: ResourceView, status: ClientStatus, ready: bool,
+                         reason: Reason, message: str) -> None:
+        await self._write_status(view, status, ready, reason, message)
+
+    async def _degrade(self, view: ResourceView, reason: Reason, message: str) -> None:
+        """A retryable failure. A client that works stays Ready: its credentials still do."""
+        status = self._written_status.get(view.uid) or ClientStatus.from_body(view.status)
+        ready = status.condition("Ready")
+        log.warning("%s/%s: %s", view.namespace, view.name, message)
+        if ready is not None and ready.status == "True":
+            return
+        try:
+            await self._write_status(view, status, False, reason, message)
+        except Exception:
+            log.exception("%s/%s: could not write status", view.namespace, view.name)
+
+    async def _permanent(self, view: ResourceView, status: ClientStatus, spec: ClientSpec,
+                         exc: IdentityError) -> Outcome:
+        tenant = spec.tenant_id
+        if isinstance(exc, TenantNotFound):
+            reason, message = Reason.TENANT_NOT_FOUND, (
+                f"Tenant {tenant!r} does not exist in the identity service. spec.tenantId is "
+                "immutable: recreate this resource with the right tenant.")
+        elif isinstance(exc, Forbidden):
+            reason, message = Reason.FORBIDDEN, (
+                f"The operator's client may not manage clients in tenant {tenant!r} "
+                f"({exc}). Grant it the Account Administrator role there.")
+        elif isinstance(exc, InvalidInput):
+            reason, message = Reason.INVALID_SPEC, (
+                f"The identity service rejected the spec: {exc}. Fix the spec "
+                "(for example: spec.roleIds must be role ids of this tenant).")
+        else:
+            reason, message = Reason.IDENTITY_UNAVAILABLE, (
+                f"Unexpected answer from the identity service: {exc}.")
+        await self._write_status(view, status, False, reason, message)
+        return Outcome(self._resync, ready=False)
+
+    def _event(self, o: rc.Observed | ResourceView, warning: bool, reason: str,
+               message: str) -> None:
+        view = o if isinstance(o, ResourceView) else ResourceView(
+            name=o.name, namespace=o.namespace, uid=o.uid, generation=o.generation,
+            spec={}, status={}, annotations={})
+        self._events(view, warning=warning, reason=reason, message=message)
+
+    # -------------------------------------------------------------------------------- delete
+
+    async def finalize(self, view: ResourceView) -> None:
+        """Delete the remote client (Delete policy). Raises to be retried; never drops it."""
+        status = self._written_status.get(view.uid) or ClientStatus.from_body(view.status)
+        try:
+            spec = ClientSpec.model_validate(view.spec)
+        except ValueError:
+            log.warning("%s/%s: unreadable spec at deletion; leaving any remote client",
+                        view.namespace, view.name)
+            self.forget(view.uid)
+            return
+        client_id = status.client_id
+        if spec.deletion_policy is DeletionPolicy.ORPHAN or client_id is None:
+            self.forget(view.uid)
+            return
+        try:
+            await self._identity.delete_client(spec.tenant_id, client_id)
+        except NotFound:
+            pass  # client or tenant already gone: nothing left to delete
+        except (Transient, OutcomeUnknown):
+            raise
+        except IdentityError as exc:
+            message = (f"Could not delete client {client_id!r} from tenant "
+                       f"{spec.tenant_id!r}: {exc}. Retrying; set "
+                       "spec.deletionPolicy: Orphan to keep the remote client and let the "
+                       "resource go.")
+            with contextlib.suppress(KubeConflict):
+                await self._write_status(view, status, False, Reason.DELETE_FAILED, message)
+            raise
+        self._remote.forget(spec.tenant_id, client_id)
+        self._event(view, False, "Deleted",
+                    f"Deleted client {client_id!r} from tenant {spec.tenant_id!r}.")
+        self.forget(view.uid)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,101 @@
+"""Reading remote clients: one GET for changes, one paged list per tenant for resyncs.
+
+A resync wave (and a restart, when every resource is verified again) would otherwise cost one
+GET per resource. Resources of a tenant share a snapshot of the tenant's paged list instead;
+concurrent readers share the one list call in flight. The snapshot is only trusted for what
+it shows: a client missing from it, or a partial (207) list, is confirmed with a GET before
+anything is recreated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .identity import ClientDto, ClientNotFound, IdentityClient
+from .reconcile import RemoteClient
+
+
+def to_remote(dto: ClientDto) -> RemoteClient:
+    return RemoteClient(
+        client_id=dto.client_id,
+        name=dto.name,
+        role_ids=frozenset(dto.role_ids),
+        # The contract marks Enabled optional; an absent value is the service default (true).
+        enabled=dto.enabled if dto.enabled is not None else True,
+    )
+
+
+@dataclass
+class _Snapshot:
+    taken_at: float
+    clients: dict[str, RemoteClient]
+
+
+class RemoteReader:
+    def __init__(
+        self,
+        identity: IdentityClient,
+        *,
+        max_age: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._identity = identity
+        self._max_age = max_age
+        self._clock = clock
+        self._snapshots: dict[str, _Snapshot] = {}
+        self._inflight: dict[str, asyncio.Task[_Snapshot]] = {}
+
+    async def get(self, tenant_id: str, client_id: str) -> RemoteClient | None:
+        """A fresh read of one client (None when it does not exist)."""
+        try:
+            dto = await self._identity.get_client(tenant_id, client_id)
+        except ClientNotFound:
+            self.forget(tenant_id, client_id)
+            return None
+        remote = to_remote(dto)
+        self.remember(tenant_id, remote)
+        return remote
+
+    async def get_cached(self, tenant_id: str, client_id: str) -> RemoteClient | None:
+        """A read that may come from the tenant snapshot (for resyncs)."""
+        snapshot = await self._snapshot(tenant_id)
+        found = snapshot.clients.get(client_id)
+        if found is not None:
+            return found
+        return await self.get(tenant_id, client_id)
+
+    def remember(self, tenant_id: str, remote: RemoteClient) -> None:
+        """Record what we just read or wrote, so the snapshot does not show an older state."""
+        snapshot = self._snapshots.get(tenant_id)
+        if snapshot is not None:
+            snapshot.clients[remote.client_id] = remote
+
+    def forget(self, tenant_id: str, client_id: str) -> None:
+        snapshot = self._snapshots.get(tenant_id)
+        if snapshot is not None:
+            snapshot.clients.pop(client_id, None)
+
+    async def _snapshot(self, tenant_id: str) -> _Snapshot:
+        current = self._snapshots.get(tenant_id)
+        if current is not None and self._clock() - current.taken_at < self._max_age:
+            return current
+        task = self._inflight.get(tenant_id)
+        if task is None:
+            task = asyncio.create_task(self._list(tenant_id))
+            self._inflight[tenant_id] = task
+            task.add_done_callback(lambda _t: self._inflight.pop(tenant_id, None))
+        # shield: one reader being cancelled must not cancel the list the others wait for.
+        return await asyncio.shield(task)
+
+    async def _list(self, tenant_id: str) -> _Snapshot:
+        started = self._clock()
+        listing = await self._identity.list_clients(tenant_id)
+        snapshot = _Snapshot(
+            taken_at=started,
+            clients={dto.client_id: to_remote(dto) for dto in listing.items},
+        )
+        self._snapshots[tenant_id] = snapshot
+        return snapshot

@@ -1,0 +1,138 @@
+"""Operator settings: one typed class, read from CCOPERATOR_* environment variables.
+
+`ccoperator run` flags mirror these fields (see cli.py); a flag given on the command line wins
+over the environment.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .resource import parse_duration
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CCOPERATOR_", extra="ignore")
+
+    identity_url: str = Field(
+        description="Base URL of the identity service; API paths are `{url}/api/Tenants/...`.",
+    )
+    token_url: str | None = Field(
+        None,
+        description="Token endpoint; when unset it is discovered from "
+        "`{identity_url}/identity/.well-known/openid-configuration`.",
+    )
+    client_id: str | None = Field(None, description="The operator's own client id.")
+    client_id_file: Path | None = Field(
+        None, description="File holding the operator's client id (a mounted Secret key)."
+    )
+    client_secret: SecretStr | None = Field(None, description="The operator's own client secret.")
+    client_secret_file: Path | None = Field(
+        None, description="File holding the operator's client secret (a mounted Secret key)."
+    )
+    # NoDecode: the environment gives "a,b", not JSON; _split_namespaces parses it.
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Namespaces to watch (comma-separated); empty means all namespaces.",
+    )
+    resync_period: str = Field(
+        "10m", description="How often each resource is compared with the identity service "
+        "(Go duration; jittered by +-10%)."
+    )
+    secret_lifetime: str = Field(
+        "2160h", description="Lifetime of a new client secret when spec.secret.expiresAfter "
+        "is unset (Go duration; 0s means secrets never expire)."
+    )
+    rotation_grace_period: str = Field(
+        "1h", description="After a rotation, how long the previous secret stays valid so "
+        "running workloads can pick up the new one."
+    )
+    identity_concurrency: int = Field(
+        8, ge=1, le=256, description="Maximum identity API calls in flight at once."
+    )
+    identity_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for one identity API answer."
+    )
+    identity_max_retries: int = Field(
+        4, ge=0, le=20, description="Retries of an idempotent identity call on transient errors."
+    )
+    log_format: LogFormat = Field(LogFormat.TEXT, description="Log format: text or json.")
+    log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    bind_address: str = Field(
+        "0.0.0.0",  # noqa: S104 - in a pod, probes and scrapes come from outside
+        description="Address the liveness and metrics endpoints listen on.",
+    )
+    liveness_port: int = Field(
+        8080, ge=0, le=65535, description="Port of the /healthz liveness endpoint (0 = off)."
+    )
+    metrics_port: int = Field(
+        9090, ge=0, le=65535, description="Port of the Prometheus /metrics endpoint (0 = off)."
+    )
+    watch_timeout: int = Field(
+        300, ge=10, description="Seconds before a quiet watch stream is restarted."
+    )
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split_namespaces(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("resync_period", "secret_lifetime", "rotation_grace_period")
+    @classmethod
+    def _valid_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _valid_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return upper
+
+    @model_validator(mode="after")
+    def _credentials_given(self) -> Settings:
+        if self.client_id is None and self.client_id_file is None:
+            raise ValueError("set CCOPERATOR_CLIENT_ID or CCOPERATOR_CLIENT_ID_FILE")
+        if self.client_secret is None and self.client_secret_file is None:
+            raise ValueError("set CCOPERATOR_CLIENT_SECRET or CCOPERATOR_CLIENT_SECRET_FILE")
+        return self
+
+    def resolved_client_id(self) -> str:
+        if self.client_id is not None:
+            return self.client_id
+        assert self.client_id_file is not None  # guaranteed by _credentials_given
+        return self.client_id_file.read_text().strip()
+
+    def resolved_client_secret(self) -> SecretStr:
+        if self.client_secret is not None:
+            return self.client_secret
+        assert self.client_secret_file is not None  # guaranteed by _credentials_given
+        return SecretStr(self.client_secret_file.read_text().strip())
+
+    @property
+    def resync(self) -> timedelta:
+        return parse_duration(self.resync_period)
+
+    @property
+    def default_lifetime(self) -> timedelta | None:
+        value = parse_duration(self.secret_lifetime)
+        return value if value > timedelta(0) else None
+
+    @property
+    def grace_period(self) -> timedelta:
+        return parse_duration(self.rotation_grace_period)

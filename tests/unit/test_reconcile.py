@@ -1,0 +1,301 @@
+"""Decision tables for reconcile.decide: every branch of the plan, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from ccoperator import reconcile as rc
+from ccoperator.conditions import Reason
+from ccoperator.reconcile import IssueReason
+from ccoperator.resource import (
+    MANAGED_BY_LABEL,
+    OWNER_UID_LABEL,
+    SECRET_CLIENT_ID_ANNOTATION,
+    SECRET_EXPIRES_ANNOTATION,
+    SECRET_FINGERPRINT_ANNOTATION,
+    SECRET_ID_ANNOTATION,
+    ClientSpec,
+    ClientStatus,
+    CurrentSecret,
+    RetiringSecret,
+    derived_client_id,
+)
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+UID = "5b0e6f4a-1111-2222-3333-444455556666"
+DERIVED = derived_client_id(UID)
+CTX = rc.Context(
+    identity_url="http://127.0.0.1:9/",
+    token_url="http://127.0.0.1:9/identity/connect/token",
+    default_lifetime=timedelta(days=90),
+    grace_period=timedelta(hours=1),
+    resync=timedelta(minutes=10),
+)
+VALUE = "s3cr3t-value-of-the-test"
+
+
+def spec(**over: Any) -> ClientSpec:
+    body: dict[str, Any] = {"tenantId": "t1", "roleIds": ["r1", "r2"]}
+    body.update(over)
+    return ClientSpec.model_validate(body)
+
+
+def remote(client_id: str = DERIVED, **over: Any) -> rc.RemoteClient:
+    base = rc.RemoteClient(client_id=client_id, name="app", role_ids=frozenset({"r1", "r2"}),
+                           enabled=True)
+    return replace(base, **over)
+
+
+def good_secret(client_id: str = DERIVED, secret_id: int = 7, value: str = VALUE,
+                expires: datetime | None = NOW + timedelta(days=60), **over: Any) -> rc.SecretObject:
+    data = {
+        "clientId": client_id,
+        "clientSecret": value,
+        "tenantId": "t1",
+        "tokenUrl": CTX.token_url,
+        "identityUrl": CTX.identity_url,
+    }
+    annotations = {
+        SECRET_CLIENT_ID_ANNOTATION: client_id,
+        SECRET_ID_ANNOTATION: str(secret_id),
+        SECRET_EXPIRES_ANNOTATION: expires.isoformat() if expires else "",
+        SECRET_FINGERPRINT_ANNOTATION: rc.fingerprint(SecretStr(value)),
+    }
+    base = rc.SecretObject(
+        name="app-credentials",
+        owned=True,
+        labels={MANAGED_BY_LABEL: "ccoperator", OWNER_UID_LABEL: UID},
+        annotations=annotations,
+        data=data,
+        secret_value=SecretStr(value),
+    )
+    return replace(base, **over)
+
+
+def managed_status(client_id: str = DERIVED, **over: Any) -> ClientStatus:
+    base = ClientStatus(
+        client_id=client_id,
+        tenant_id="t1",
+        secret_name="app-credentials",
+        current_secret=CurrentSecret(id=7, expires_at=NOW + timedelta(days=60),
+                                     issued_at=NOW - timedelta(days=30)),
+    )
+    return base.model_copy(update=over)
+
+
+def observed(**over: Any) -> rc.Observed:
+    base = rc.Observed(
+        name="app",
+        namespace="ns",
+        uid=UID,
+        generation=1,
+        spec=spec(),
+        status=ClientStatus(),
+        rotate_request=None,
+        remote_observed=False,
+        remote=None,
+        secret=None,
+        now=NOW,
+    )
+    return replace(base, **over)
+
+
+def in_sync(**over: Any) -> rc.Observed:
+    values: dict[str, Any] = {
+        "status": managed_status(),
+        "remote_observed": True,
+        "remote": remote(),
+        "secret": good_secret(),
+    }
+    values.update(over)
+    return observed(**values)
+
+
+def test_first_create_with_derived_id_needs_no_read() -> None:
+    o = observed()
+    assert not rc.needs_remote(o.spec, o.status)
+    plan = rc.decide(o, CTX)
+    assert (plan.client_id, plan.record_intent, plan.create, plan.write_secret) == (
+        DERIVED, True, True, True)
+    assert plan.update is None and plan.issue_secret is None
+
+
+def test_chosen_id_is_read_before_create() -> None:
+    assert rc.needs_remote(spec(clientId="mine"), ClientStatus())
+    plan = rc.decide(observed(spec=spec(clientId="mine"), remote_observed=True), CTX)
+    assert plan.client_id == "mine" and plan.create and plan.record_intent
+
+
+def test_taken_id_without_adopt_is_refused() -> None:
+    plan = rc.decide(observed(spec=spec(clientId="mine"), remote_observed=True,
+                              remote=remote("mine")), CTX)
+    assert plan.blocked is not None and plan.blocked.reason is Reason.CLIENT_ID_TAKEN
+    assert "spec.adopt" in plan.blocked.message
+    assert not plan.touches_identity
+
+
+def test_adopt_updates_to_spec_and_issues_a_secret() -> None:
+    o = observed(spec=spec(clientId="mine", adopt=True, name="new name"), remote_observed=True,
+                 remote=remote("mine", name="old", enabled=False))
+    plan = rc.decide(o, CTX)
+    assert plan.adopt and plan.record_intent and not plan.create
+    assert plan.update == rc.RemoteClient("mine", "new name", frozenset({"r1", "r2"}), True)
+    assert plan.issue_secret is IssueReason.ADOPTED and plan.write_secret
+
+
+def test_adopt_of_missing_client_creates_it() -> None:
+    plan = rc.decide(observed(spec=spec(clientId="mine", adopt=True), remote_observed=True), CTX)
+    assert plan.create and not plan.adopt
+
+
+def test_foreign_secret_blocks_everything() -> None:
+    plan = rc.decide(observed(secret=good_secret(owned=False)), CTX)
+    assert plan.blocked is not None and plan.blocked.reason is Reason.SECRET_CONFLICT
+    assert not plan.create and not plan.record_intent
+
+
+def test_in_sync_plans_nothing() -> None:
+    plan = rc.decide(in_sync(), CTX)
+    assert plan.blocked is None
+    assert not plan.touches_identity
+    assert not plan.write_secret and plan.delete_old_secret is None
+    assert plan.recover_current is None
+
+
+def test_remote_drift_is_put_back() -> None:
+    plan = rc.decide(in_sync(remote=remote(role_ids=frozenset({"r1"}), name="x")), CTX)
+    assert plan.update == remote(name="app")
+    assert plan.issue_secret is None and not plan.write_secret
+
+
+def test_disabled_in_spec_is_applied() -> None:
+    plan = rc.decide(in_sync(spec=spec(enabled=False)), CTX)
+    assert plan.update is not None and plan.update.enabled is False
+
+
+def test_remote_deleted_out_of_band_is_recreated() -> None:
+    plan = rc.decide(in_sync(remote=None), CTX)
+    assert plan.create and plan.recreate and plan.write_secret
+    assert plan.revoke_now == ()  # the client's secrets went with it
+
+
+def test_create_that_never_landed_is_retried_not_recreated() -> None:
+    plan = rc.decide(in_sync(status=ClientStatus(client_id=DERIVED), remote=None, secret=None),
+                     CTX)
+    assert plan.create and not plan.recreate
+
+
+def test_client_without_stored_secret_gets_one_and_unknown_ones_revoked() -> None:
+    # Crash after the create reached the service but before the Secret was written.
+    plan = rc.decide(in_sync(status=ClientStatus(client_id=DERIVED), secret=None), CTX)
+    assert not plan.create
+    assert plan.issue_secret is IssueReason.MISSING and plan.write_secret
+    assert plan.revoke_unknown
+
+
+def test_deleted_secret_is_restored_and_the_lost_one_revoked() -> None:
+    plan = rc.decide(in_sync(secret=None), CTX)
+    assert plan.issue_secret is IssueReason.MISSING
+    assert plan.revoke_now == (7,)
+
+
+def test_edited_secret_value_is_replaced() -> None:
+    edited = good_secret()
+    edited = replace(edited, data={**edited.data, "clientSecret": "typo"},
+                     secret_value=SecretStr("typo"))
+    plan = rc.decide(in_sync(secret=edited), CTX)
+    assert plan.issue_secret is IssueReason.REPLACED and plan.revoke_now == (7,)
+
+
+def test_adopted_client_keeps_secrets_it_did_not_issue() -> None:
+    plan = rc.decide(in_sync(status=managed_status(adopted=True), secret=None), CTX)
+    assert plan.issue_secret is IssueReason.MISSING and not plan.revoke_unknown
+
+
+def test_non_secret_key_drift_rewrites_without_new_secret() -> None:
+    drifted = good_secret()
+    drifted = replace(drifted, data={**drifted.data, "tokenUrl": "http://127.0.0.1:1/old"})
+    plan = rc.decide(in_sync(secret=drifted), CTX)
+    assert plan.write_secret and plan.issue_secret is None
+
+
+def test_renamed_output_key_rewrites_the_secret() -> None:
+    plan = rc.decide(in_sync(spec=spec(secret={"keys": {"tenantId": "tenant"}})), CTX)
+    assert plan.write_secret and plan.issue_secret is None
+
+
+def test_crash_after_secret_write_recovers_status_from_secret() -> None:
+    plan = rc.decide(in_sync(status=ClientStatus(client_id=DERIVED)), CTX)
+    assert plan.issue_secret is None and not plan.write_secret
+    assert plan.recover_current is not None and plan.recover_current.id == 7
+
+
+def test_rotation_due_before_expiry() -> None:
+    soon = NOW + timedelta(days=10)  # a third of 90 days is 30: due
+    status = managed_status(current_secret=CurrentSecret(id=7, expires_at=soon))
+    plan = rc.decide(in_sync(status=status, secret=good_secret(expires=soon)), CTX)
+    assert plan.issue_secret is IssueReason.EXPIRING and plan.retire_current
+
+
+def test_rotate_before_from_spec() -> None:
+    expires = NOW + timedelta(hours=4, minutes=5)
+    status = managed_status(current_secret=CurrentSecret(id=7, expires_at=expires))
+    o = in_sync(spec=spec(secret={"expiresAfter": "720h", "rotateBefore": "4h"}), status=status,
+                secret=good_secret(expires=expires))
+    plan = rc.decide(o, CTX)
+    assert plan.issue_secret is None
+    assert plan.requeue_after == timedelta(minutes=5)  # wakes when rotation falls due
+
+
+def test_rotation_on_request_annotation() -> None:
+    plan = rc.decide(in_sync(rotate_request="2026-11-28"), CTX)
+    assert plan.issue_secret is IssueReason.REQUESTED and plan.retire_current
+    handled = in_sync(rotate_request="2026-11-28",
+                      status=managed_status(rotation_request="2026-11-28"))
+    assert rc.decide(handled, CTX).issue_secret is None
+
+
+def test_retired_secret_is_revoked_after_grace() -> None:
+    status = managed_status(retiring_secrets=(
+        RetiringSecret(id=5, revoke_after=NOW - timedelta(seconds=1)),
+        RetiringSecret(id=6, revoke_after=NOW + timedelta(minutes=5)),
+    ))
+    plan = rc.decide(in_sync(status=status), CTX)
+    assert plan.revoke_now == (5,)
+    assert plan.requeue_after == timedelta(minutes=5)
+
+
+def test_secret_that_never_expires_is_not_rotated() -> None:
+    status = managed_status(current_secret=CurrentSecret(id=7, expires_at=None))
+    plan = rc.decide(in_sync(spec=spec(secret={"expiresAfter": "0s"}), status=status,
+                             secret=good_secret(expires=None)), CTX)
+    assert plan.issue_secret is None and plan.requeue_after == CTX.resync
+
+
+def test_changed_client_id_is_refused() -> None:
+    plan = rc.decide(in_sync(spec=spec(clientId="other")), CTX)
+    assert plan.blocked is not None and plan.blocked.reason is Reason.CLIENT_ID_CHANGED
+
+
+def test_renamed_secret_moves_credentials() -> None:
+    o = in_sync(spec=spec(secret={"name": "new-name"}), secret=None)
+    plan = rc.decide(o, CTX)
+    assert plan.secret_name == "new-name" and plan.delete_old_secret == "app-credentials"
+    assert plan.issue_secret is IssueReason.MISSING and plan.revoke_now == (7,)
+
+
+@pytest.mark.parametrize("value", ["", "abc", "1d", "h1", "-1h"])
+def test_bad_durations_are_rejected(value: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        spec(secret={"expiresAfter": value})
+
+
+def test_fingerprint_is_stable_and_short() -> None:
+    assert rc.fingerprint(SecretStr("a")) == rc.fingerprint(SecretStr("a"))
+    assert rc.fingerprint(SecretStr("a")) != rc.fingerprint(SecretStr("b"))
+    assert len(rc.fingerprint(SecretStr("a"))) == 16
