@@ -48,6 +48,9 @@ def configure_kopf(settings: kopf.OperatorSettings, ours: Settings) -> None:
     settings.watching.inactivity_timeout = ours.watch_timeout + 90
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 30
+    # Discovery once at start-up is enough (the CRD is installed before the operator), and it
+    # spares the operator a cluster-wide watch on CustomResourceDefinitions in its RBAC.
+    settings.scanning.disabled = True
     settings.peering.standalone = True
     settings.peering.clusterwide = not ours.namespaces
 

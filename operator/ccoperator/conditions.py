@@ -18,7 +18,6 @@ class Reason(StrEnum):
     CLIENT_READY = "ClientReady"
     # Ready=False, in progress (the operator is working on it; nothing for the user to do)
     CREATING = "Creating"
-    DELETING = "Deleting"
     # Ready=False, needs the user (permanent until the spec or the outside world changes)
     SECRET_CONFLICT = "SecretConflict"  # noqa: S105 - a reason, not a password
     CLIENT_ID_TAKEN = "ClientIdTaken"

@@ -20,8 +20,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from kubernetes.client.exceptions import ApiException
 from pydantic import SecretStr
 
+from . import failpoints
 from . import reconcile as rc
 from .conditions import Reason, ready_condition
 from .identity import (
@@ -163,7 +165,7 @@ class Controller:
             spec = ClientSpec.model_validate(view.spec)
         except ValueError as exc:
             # The CRD schema admits only valid specs; this guards against an older CRD.
-            await self._set_ready(view, status, False, Reason.INVALID_SPEC,
+            await self._write_status(view, status, False, Reason.INVALID_SPEC,
                                   f"spec is invalid: {_first_line(exc)}")
             return Outcome(self._resync, ready=False)
         try:
@@ -184,6 +186,12 @@ class Controller:
         except KubeConflict as exc:
             log.info("%s/%s: %s; reconciling again", view.namespace, view.name, exc)
             return Outcome(self._backoff.next_delay(view.uid), ready=False)
+        except ApiException as exc:
+            delay = self._backoff.next_delay(view.uid)
+            await self._degrade(view, Reason.KUBERNETES_ERROR,
+                                f"A Kubernetes API call failed ({exc.status} {exc.reason}); "
+                                f"retrying in {delay.total_seconds():.0f}s.")
+            return Outcome(delay, ready=False)
         self._backoff.reset(view.uid)
         return outcome
 
@@ -213,7 +221,7 @@ class Controller:
         )
         plan = rc.decide(observed, ctx)
         if plan.blocked is not None:
-            await self._set_ready(view, status, False, plan.blocked.reason, plan.blocked.message)
+            await self._write_status(view, status, False, plan.blocked.reason, plan.blocked.message)
             return Outcome(self._resync, ready=False)
         try:
             return await self._execute(observed, plan, ctx)
@@ -234,7 +242,6 @@ class Controller:
         return True, await self._remote.get_cached(spec.tenant_id, client_id)
 
     async def _execute(self, o: rc.Observed, plan: rc.Plan, ctx: rc.Context) -> Outcome:
-        view_status = o.status
         status = o.status
         spec = o.spec
         tenant = spec.tenant_id
@@ -281,6 +288,7 @@ class Controller:
             else:
                 credential = Credential(created.client_secret, created.secret_id,
                                         created.secret_expiration_date)
+                failpoints.hit(failpoints.AFTER_CREATE_ANSWER)
                 self._remote.remember(tenant, rc.desired_remote(o, plan.client_id))
             if plan.recreate:
                 self._event(o, True, "Recreated",
@@ -318,6 +326,7 @@ class Controller:
 
         if plan.write_secret:
             await self._write_secret(o, plan, ctx, credential)
+            failpoints.hit(failpoints.AFTER_SECRET_WRITE)
         if credential is not None:
             current = CurrentSecret(id=credential.secret_id, expires_at=credential.expires_at,
                                     issued_at=now)
@@ -350,7 +359,7 @@ class Controller:
         await self._write_status(
             o, final, True, Reason.CLIENT_READY,
             f"Client {plan.client_id!r} in tenant {tenant!r} is ready; credentials are in "
-            f"Secret {plan.secret_name!r}.", previous=view_status)
+            f"Secret {plan.secret_name!r}.")
         requeue = plan.requeue_after or ctx.resync
         if credential is not None or revoked:
             requeue = min(requeue, self._next_wake(final, ctx, now))
@@ -426,6 +435,13 @@ class Controller:
 
     # ------------------------------------------------------------------------- status writes
 
+    def _persisted(self, o: rc.Observed | ResourceView) -> ClientStatus:
+        """The status as the API server has it: what we wrote last, else what we observed."""
+        written = self._written_status.get(o.uid)
+        if written is not None:
+            return written
+        return o.status if isinstance(o, rc.Observed) else ClientStatus.from_body(o.status)
+
     async def _write_status(
         self,
         o: rc.Observed | ResourceView,
@@ -433,34 +449,32 @@ class Controller:
         ready: bool,
         reason: Reason,
         message: str,
-        previous: ClientStatus | None = None,
     ) -> ClientStatus:
-        generation = o.generation
-        base = previous if previous is not None else status
+        """Write `status` with this Ready condition, as a merge patch of what changed.
+
+        Nothing changed, nothing written: a resync that finds everything in order costs no
+        Kubernetes write. A new failure reason is also posted as a warning event.
+        """
+        persisted = self._persisted(o)
+        previous = persisted.condition("Ready")
         condition = ready_condition(
-            ready=ready, reason=reason, message=message, generation=generation,
-            now=self._clock(), previous=base.condition("Ready"),
+            ready=ready, reason=reason, message=message, generation=o.generation,
+            now=self._clock(), previous=previous,
         )
         others = tuple(c for c in status.conditions if c.type != "Ready")
         new = status.model_copy(update={
             "conditions": (condition, *others),
-            "observed_generation": generation,
+            "observed_generation": o.generation,
         })
-        old_wire = (self._written_status.get(o.uid) or base).to_wire()
-        new_wire = new.to_wire()
+        old_wire, new_wire = persisted.to_wire(), new.to_wire()
         if new_wire != old_wire:
-            await self._kube.patch_status(o.namespace, o.name, status_merge_patch(old_wire,
-                                                                                  new_wire))
-            old_ready = base.condition("Ready")
-            if not ready and (old_ready is None or old_ready.reason != reason.value) and \
-                    reason not in (Reason.CREATING, Reason.DELETING):
+            await self._kube.patch_status(o.namespace, o.name,
+                                          status_merge_patch(old_wire, new_wire))
+            if not ready and reason is not Reason.CREATING and (
+                    previous is None or previous.reason != reason.value):
                 self._event(o, True, reason.value, message)
         self._written_status[o.uid] = new
         return new
-
-    async def _set_ready(self, view: ResourceView, status: ClientStatus, ready: bool,
-                         reason: Reason, message: str) -> None:
-        await self._write_status(view, status, ready, reason, message)
 
     async def _degrade(self, view: ResourceView, reason: Reason, message: str) -> None:
         """A retryable failure. A client that works stays Ready: its credentials still do."""

@@ -19,6 +19,7 @@ from .controller import Cause, Controller, ResourceView
 log = logging.getLogger("ccoperator.runtime")
 
 RESYNC_JITTER = 0.1  # +-10%: spreads a resync wave so it does not hit the service at once
+UNEXPECTED_ERROR_DELAY = 30.0
 
 
 @dataclass
@@ -72,8 +73,14 @@ class Runtime:
                 state.wake.clear()
                 async with state.lock:
                     state.seen = (view.generation, rotate_of(view))
-                    outcome = await self.controller.reconcile(view, cause)
-                delay = outcome.requeue_after.total_seconds()
+                    try:
+                        outcome = await self.controller.reconcile(view, cause)
+                        delay = outcome.requeue_after.total_seconds()
+                    except Exception:
+                        # A bug or an unforeseen failure must not end this object's loop:
+                        # log it and try again later, like any transient failure.
+                        log.exception("%s/%s: reconcile failed", view.namespace, view.name)
+                        delay = UNEXPECTED_ERROR_DELAY
                 if delay >= self._resync.total_seconds() * (1 - RESYNC_JITTER):
                     delay *= random.uniform(1 - RESYNC_JITTER, 1 + RESYNC_JITTER)
                 woken = await self._wait(state, stopped, delay)

@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
-
 from ccoperator import reconcile as rc
 from ccoperator.conditions import Reason
 from ccoperator.reconcile import IssueReason
@@ -25,6 +23,7 @@ from ccoperator.resource import (
     RetiringSecret,
     derived_client_id,
 )
+from pydantic import SecretStr
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 UID = "5b0e6f4a-1111-2222-3333-444455556666"
@@ -52,7 +51,8 @@ def remote(client_id: str = DERIVED, **over: Any) -> rc.RemoteClient:
 
 
 def good_secret(client_id: str = DERIVED, secret_id: int = 7, value: str = VALUE,
-                expires: datetime | None = NOW + timedelta(days=60), **over: Any) -> rc.SecretObject:
+                expires: datetime | None = NOW + timedelta(days=60),
+                **over: Any) -> rc.SecretObject:
     data = {
         "clientId": client_id,
         "clientSecret": value,

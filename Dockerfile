@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# Multi-stage: build a wheel and its dependencies in a builder, install them into a clean
+# virtualenv, and ship only that virtualenv on a slim Python base as a non-root user.
+
+ARG PYTHON_VERSION=3.11
+
+FROM python:${PYTHON_VERSION}-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY operator ./operator
+RUN python -m venv /opt/ccoperator \
+ && /opt/ccoperator/bin/pip install --upgrade pip \
+ && /opt/ccoperator/bin/pip install .
+
+FROM python:${PYTHON_VERSION}-slim
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="ccoperator" \
+      org.opencontainers.image.description="Kubernetes operator for ClientCredentialClient resources" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN groupadd --system --gid 10001 ccoperator \
+ && useradd --system --uid 10001 --gid ccoperator --no-create-home --shell /usr/sbin/nologin ccoperator
+COPY --from=build /opt/ccoperator /opt/ccoperator
+ENV PATH=/opt/ccoperator/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER 10001:10001
+EXPOSE 8080 9090
+ENTRYPOINT ["ccoperator"]
+CMD ["run"]

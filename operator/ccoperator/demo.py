@@ -1,0 +1,158 @@
+"""`ccoperator demo`: the whole thing on this machine, with nothing but Python and Go.
+
+Starts a real kube-apiserver + etcd (+ controller-manager) built from Go modules, the identity
+simulator with its demo tenant, installs the CRD, runs the operator, applies `examples/`,
+waits for Ready and shows the result. Stays up until Ctrl-C, then tears everything down.
+
+It needs a source checkout: the control-plane harness lives in tests/controlplane.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+NAMESPACE = "demo"
+
+
+def _say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def _checkout() -> None:
+    if not (REPO / "tests" / "controlplane" / "cluster.py").exists():
+        raise SystemExit("ccoperator demo needs a source checkout (tests/controlplane is not "
+                         "installed with the package): run `make demo` in the repository.")
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+
+
+def masked(key: str, value: str, secret_key: str) -> str:
+    if key == secret_key:
+        return f"{'*' * 8} ({len(value)} characters, masked)"
+    return value
+
+
+@contextlib.contextmanager
+def _operator(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "ccoperator.cli", "run"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_ready(plane: Any, names: list[str], timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        out = plane.kubectl("get", "ccc", "-n", NAMESPACE, "-o", "json").stdout
+        items = {i["metadata"]["name"]: i for i in json.loads(out)["items"]}
+        ready = {
+            name: obj for name, obj in items.items()
+            if any(c.get("type") == "Ready" and c.get("status") == "True"
+                   for c in (obj.get("status") or {}).get("conditions", []))
+        }
+        if set(names) <= set(ready):
+            return ready
+        if time.monotonic() > deadline:
+            raise SystemExit(f"[demo] not Ready after {timeout:.0f}s: "
+                             f"{sorted(set(names) - set(ready))}; see the operator log")
+        time.sleep(0.5)
+
+
+def _show_secret(plane: Any, obj: dict[str, Any]) -> None:
+    import base64
+
+    name = obj["status"]["secretName"]
+    secret_key = obj["spec"]["secret"]["keys"]["clientSecret"]
+    out = plane.kubectl("get", "secret", name, "-n", NAMESPACE, "-o", "json").stdout
+    data = json.loads(out)["data"]
+    print(f"\nSecret {NAMESPACE}/{name}:")
+    for key in sorted(data):
+        print(f"  {key}: {masked(key, base64.b64decode(data[key]).decode(), secret_key)}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ccoperator demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--once", action="store_true",
+                        help="exit after showing the result instead of waiting for Ctrl-C")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds to wait for the examples to become Ready")
+    args = parser.parse_args(argv)
+    _checkout()
+    from identity_sim.testing import SimProcess
+
+    # Dynamic imports: the harness is part of the checkout, not of the installed package.
+    build: Any = importlib.import_module("tests.controlplane.build")
+    control_plane: Any = importlib.import_module("tests.controlplane.cluster").ControlPlane
+
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="ccoperator-demo."))
+    _say("control plane binaries: " + str(build.ensure_built()))
+    with control_plane() as plane, SimProcess() as sim:
+        _say(f"kube-apiserver {plane.server} up in {plane.startup_seconds:.1f}s")
+        _say(f"identity simulator {sim.base_url} (tenant demo-tenant)")
+        plane.kubectl("apply", "-f", str(REPO / "crds"))
+        plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                      "crd/clientcredentialclients.identity.ccoperator.io")
+        plane.kubectl("create", "namespace", NAMESPACE)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CCOPERATOR_")},
+            "KUBECONFIG": str(plane.kubeconfig),
+            "CCOPERATOR_IDENTITY_URL": sim.base_url,
+            "CCOPERATOR_CLIENT_ID": sim.admin_client_id,
+            "CCOPERATOR_CLIENT_SECRET": sim.admin_client_secret,
+            "CCOPERATOR_BIND_ADDRESS": "127.0.0.1",
+            "CCOPERATOR_LIVENESS_PORT": "0",
+            "CCOPERATOR_METRICS_PORT": "0",
+        }
+        log_path = workdir / "operator.log"
+        with _operator(env, log_path) as proc:
+            _say(f"operator running (pid {proc.pid}, log {log_path})")
+            examples = sorted((REPO / "examples").glob("*.yaml"))
+            plane.kubectl("apply", "-n", NAMESPACE, *(f"-f={p}" for p in examples))
+            names = [json.loads(plane.kubectl("create", "--dry-run=client", "-o", "json",
+                                              "-f", str(p)).stdout)["metadata"]["name"]
+                     for p in examples]
+            ready = _wait_ready(plane, names, args.timeout)
+            _say(f"all {len(ready)} examples Ready, {time.monotonic() - started:.0f}s "
+                 "after start\n")
+            print(plane.kubectl("get", "ccc", "-n", NAMESPACE, "-o", "wide").stdout)
+            for obj in ready.values():
+                _show_secret(plane, obj)
+            print(f"\nkubeconfig: {plane.kubeconfig}")
+            print(f"try:  {build.binary('kubectl')} --kubeconfig={plane.kubeconfig} "
+                  f"-n {NAMESPACE} describe ccc reporting-api")
+            if not args.once:
+                _say("running; press Ctrl-C to stop and clean up")
+                with contextlib.suppress(KeyboardInterrupt):
+                    while proc.poll() is None:
+                        time.sleep(1)
+                if proc.returncode is not None:
+                    _say(f"operator exited ({proc.returncode}); see {log_path}")
+        _say("stopping")
+    shutil.rmtree(workdir, ignore_errors=True)
+    _say("stopped; everything cleaned up")
+    return 0

@@ -1,0 +1,68 @@
+"""Typed async client of the tenant-scoped identity API (ClientCredentialClient + secrets).
+
+    config = IdentityConfig(base_url=..., client_id=..., client_secret=...)
+    async with IdentityClient(config) as api:
+        created = await api.create_client("tenant", ClientCreate(client_id="c1", name="app"))
+
+Errors are typed (`errors.py`), retries follow `retry.py`, tokens `tokens.py`.
+"""
+
+from .client import IdentityClient, IdentityConfig
+from .errors import (
+    ClientNotFound,
+    Conflict,
+    Forbidden,
+    IdentityError,
+    InvalidClientCredentials,
+    InvalidInput,
+    NotFound,
+    OutcomeUnknown,
+    SecretNotFound,
+    TenantNotFound,
+    Transient,
+    Unauthorized,
+    UnexpectedResponse,
+)
+from .models import (
+    ChildError,
+    ClientCreate,
+    ClientDto,
+    ClientList,
+    CreatedClient,
+    SecretCreate,
+    SecretInfo,
+    SecretUpdate,
+    Token,
+)
+from .retry import RetryPolicy, parse_retry_after
+from .transport import OnCall
+
+__all__ = [
+    "ChildError",
+    "ClientCreate",
+    "ClientDto",
+    "ClientList",
+    "ClientNotFound",
+    "Conflict",
+    "CreatedClient",
+    "Forbidden",
+    "IdentityClient",
+    "IdentityConfig",
+    "IdentityError",
+    "InvalidClientCredentials",
+    "InvalidInput",
+    "NotFound",
+    "OnCall",
+    "OutcomeUnknown",
+    "RetryPolicy",
+    "SecretCreate",
+    "SecretInfo",
+    "SecretNotFound",
+    "SecretUpdate",
+    "TenantNotFound",
+    "Token",
+    "Transient",
+    "Unauthorized",
+    "UnexpectedResponse",
+    "parse_retry_after",
+]
