@@ -45,7 +45,7 @@ sim: venv
 	$(BIN)/ccoperator sim --port 8085
 
 install:
-	$(KUBECTL) apply -f crds/
+	$(KUBECTL) apply -k crds/
 
 deploy:
 	$(KUBECTL) apply -k deploy/

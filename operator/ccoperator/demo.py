@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
     with control_plane() as plane, SimProcess() as sim:
         _say(f"kube-apiserver {plane.server} up in {plane.startup_seconds:.1f}s")
         _say(f"identity simulator {sim.base_url} (tenant demo-tenant)")
-        plane.kubectl("apply", "-f", str(REPO / "crds"))
+        plane.kubectl("apply", "-k", str(REPO / "crds"))
         plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                       "crd/clientcredentialclients.identity.ccoperator.io")
         plane.kubectl("create", "namespace", NAMESPACE)

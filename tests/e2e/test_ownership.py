@@ -75,9 +75,11 @@ def test_unknown_role_is_invalid_spec(operator: OperatorProcess, kube: Kube,
 
 def test_tenant_without_admin_role_is_forbidden(operator: OperatorProcess, kube: Kube,
                                                 namespace: str, sim: Any) -> None:
+    # A tenant administered by another client: the operator's client holds no role there.
     sim.admin.bootstrap({"tenants": [{"id": "other-tenant", "roles": {
         "Account Administrator": "aa000000-0000-4000-8000-000000000001",
-        "Tenant Member": "aa000000-0000-4000-8000-000000000002"}}]})
+        "Tenant Member": "aa000000-0000-4000-8000-000000000002"}}],
+        "admin": {"tenant": "other-tenant", "clientId": "other-admin"}})
     kube.create_ccc(namespace, "app", spec(tenantId="other-tenant",
                                            roleIds=["aa000000-0000-4000-8000-000000000002"]))
     obj = kube.wait_reason(namespace, "app", "Forbidden")
