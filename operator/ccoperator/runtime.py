@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from . import metrics
 from .controller import Cause, Controller, ResourceView
 
 log = logging.getLogger("ccoperator.runtime")
@@ -76,10 +77,12 @@ class Runtime:
                     try:
                         outcome = await self.controller.reconcile(view, cause)
                         delay = outcome.requeue_after.total_seconds()
+                        metrics.observe_reconcile(cause, "ready" if outcome.ready else "not_ready")
                     except Exception:
                         # A bug or an unforeseen failure must not end this object's loop:
                         # log it and try again later, like any transient failure.
                         log.exception("%s/%s: reconcile failed", view.namespace, view.name)
+                        metrics.observe_reconcile(cause, "error")
                         delay = UNEXPECTED_ERROR_DELAY
                 if delay >= self._resync.total_seconds() * (1 - RESYNC_JITTER):
                     delay *= random.uniform(1 - RESYNC_JITTER, 1 + RESYNC_JITTER)
