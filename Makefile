@@ -6,12 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(PYTHON) -m tests.controlplane.build --print 2>/dev/null)/kubectl)
 
-.PHONY: help venv binaries test test-unit demo run sim install deploy lint bench clean
+.PHONY: help venv binaries test test-unit demo run sim install deploy lint image-check bench clean
 
 help:
 	@echo "make demo      start a local control plane + identity simulator + operator, apply examples/"
 	@echo "make test      run the whole test suite (unit, contract, integration, e2e)"
-	@echo "make lint      ruff + mypy (strict on operator/ccoperator)"
+	@echo "make lint      ruff + mypy (strict on operator/ccoperator) + hadolint"
+	@echo "make image-check  the Dockerfile's install steps in a clean virtualenv"
 	@echo "make run       run the operator against the current kubeconfig (CCOPERATOR_* settings)"
 	@echo "make sim       run the identity simulator on 127.0.0.1:8085"
 	@echo "make install   install the CRD into the current kubeconfig's cluster"
@@ -53,6 +54,16 @@ deploy:
 lint: venv
 	$(BIN)/ruff check operator tests
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+
+# What the Dockerfile's build stage does, in a clean virtualenv (no container engine here):
+# install the package alone and start the entrypoint.
+image-check:
+	rm -rf build/image-check && $(PYTHON) -m venv build/image-check
+	build/image-check/bin/pip install --quiet .
+	build/image-check/bin/ccoperator --help >/dev/null
+	build/image-check/bin/ccoperator run --help | grep -q -- --identity-url
+	@echo "image-check: package installs alone and its entrypoint runs"
 
 bench: venv binaries
 	$(BIN)/python -m tests.bench.run

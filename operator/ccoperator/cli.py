@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,13 +27,16 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     for name, field in Settings.model_fields.items():
         env = f"CCOPERATOR_{name.upper()}"
         default = field.get_default(call_default_factory=True)
+        if isinstance(default, Enum):
+            default = default.value
         shown = "required" if field.is_required() else f"default: {default!r}"
         parser.add_argument(
             _flag(name),
             dest=name,
             default=None,
             metavar="VALUE",
-            help=f"{field.description} [env {env}; {shown}]",
+            # argparse %-formats help text; descriptions may contain "%".
+            help=f"{field.description} [env {env}; {shown}]".replace("%", "%%"),
         )
 
 

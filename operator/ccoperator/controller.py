@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,8 @@ from .resource import (
 
 log = logging.getLogger("ccoperator.controller")
 
+FINALIZED_MEMORY = 10_000
+
 
 class Cause(StrEnum):
     CHANGE = "change"  # the resource or its Secret changed: read the remote client fresh
@@ -75,6 +78,7 @@ class ResourceView:
     spec: dict[str, Any]
     status: dict[str, Any]
     annotations: dict[str, str]
+    deleting: bool = False  # metadata.deletionTimestamp is set: only the finalizer acts
 
 
 class EventSink(Protocol):
@@ -142,6 +146,9 @@ class Controller:
         self._written_status: dict[str, ClientStatus] = {}
         # resourceVersion of the Secret we last wrote, per resource: its watch event is ours.
         self._secret_versions: dict[str, str] = {}
+        # Resources whose finalizer ran: no reconcile may touch them again. Bounded: a loop
+        # holding a stale view of a deleted resource is gone within seconds.
+        self._finalized: OrderedDict[str, None] = OrderedDict()
 
     async def context(self) -> rc.Context:
         return rc.Context(
@@ -160,6 +167,10 @@ class Controller:
     # ----------------------------------------------------------------------------- reconcile
 
     async def reconcile(self, view: ResourceView, cause: Cause) -> Outcome:
+        if view.deleting or view.uid in self._finalized:
+            # Never act on a resource being deleted: a pass after the finalizer removed the
+            # remote client would find it missing and create it again, orphaned.
+            return Outcome(self._resync, ready=False)
         status = self._written_status.get(view.uid) or ClientStatus.from_body(view.status)
         try:
             spec = ClientSpec.model_validate(view.spec)
@@ -528,6 +539,9 @@ class Controller:
                         view.namespace, view.name)
             self.forget(view.uid)
             return
+        self._finalized[view.uid] = None
+        while len(self._finalized) > FINALIZED_MEMORY:
+            self._finalized.popitem(last=False)
         client_id = status.client_id
         if spec.deletion_policy is DeletionPolicy.ORPHAN or client_id is None:
             self.forget(view.uid)

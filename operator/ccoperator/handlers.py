@@ -48,6 +48,7 @@ def view_of(body: kopf.Body) -> ResourceView:
         spec=dict(body.get("spec") or {}),
         status=dict(body.get("status") or {}),
         annotations=dict(meta.get("annotations") or {}),
+        deleting=meta.get("deletionTimestamp") is not None,
     )
 
 

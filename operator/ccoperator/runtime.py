@@ -70,9 +70,12 @@ class Runtime:
         cause = Cause.RESUME if view.status.get("clientId") else Cause.CHANGE
         try:
             while True:
-                view = read_view()
                 state.wake.clear()
                 async with state.lock:
+                    # Read under the lock: the deletion handler may have run while we waited.
+                    view = read_view()
+                    if view.deleting:
+                        return  # the deletion handler takes over; kopf stops daemons anyway
                     state.seen = (view.generation, rotate_of(view))
                     try:
                         outcome = await self.controller.reconcile(view, cause)

@@ -91,3 +91,15 @@ def test_run_with_bad_settings_exits_2(monkeypatch: pytest.MonkeyPatch,
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert "identity_url" in err and "CCOPERATOR_IDENTITY_URL" in err
+
+
+def test_run_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    from ccoperator.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in Settings.model_fields:
+        assert f"--{name.replace('_', '-')}" in out
+    assert "CCOPERATOR_RESYNC_PERIOD" in out and "default: '10m'" in out
