@@ -28,17 +28,40 @@ from .settings import Settings
 
 log = logging.getLogger("ccoperator")
 
-# kopf's own bookkeeping lives under a sub-prefix: kopf ignores every annotation under its
-# storage prefix when it compares objects, and `identity.ccoperator.io/rotate` must count.
+# kopf's own bookkeeping (retry state of the deletion handler) lives under a sub-prefix, apart
+# from the annotations users set (`identity.ccoperator.io/rotate`).
 KOPF_PREFIX = f"operator.{GROUP}"
+
+
+class NoDiffBaseStorage(kopf.DiffBaseStorage):
+    """Keep no "last handled configuration": every object always looks unchanged to kopf.
+
+    kopf diffs against a stored copy of each object to call on.create/on.update handlers.
+    We have none (the per-object loop sees every change itself), so storing that copy would
+    only cost one more PATCH per create and per spec change, and a copy of the spec in an
+    annotation on every object.
+    """
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return self.build(body=body)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
+class ProgressStorage(kopf.AnnotationsProgressStorage):
+    """kopf's per-handler retry state (only the deletion handler has any), without the
+    `kopf-managed` marker annotation: the marker tells other kopf operators to ignore these
+    annotations when they diff objects, and writing it cost one more PATCH per deletion."""
+
+    def _store_marker(self, prefix: str, patch: kopf.Patch, body: kopf.Body) -> None:
+        return None
 
 
 def configure_kopf(settings: kopf.OperatorSettings, ours: Settings) -> None:
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.progress_storage = ProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = NoDiffBaseStorage()
     settings.posting.loggers = False  # handler log lines stay logs, never events
     settings.posting.level = logging.INFO
     settings.posting.reporting_component = "ccoperator"

@@ -18,9 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client as k8s
-
 from identity_sim.testing import SimProcess
+
 from tests.controlplane.cluster import ControlPlane, write_token_kubeconfig
 from tests.e2e.support import REPO, Kube, OperatorProcess, wait_for
 
@@ -76,6 +75,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--log", type=Path, help="keep the operator's log here")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with ControlPlane(audit_log=True) as plane, SimProcess() as sim:
@@ -90,7 +90,7 @@ def main() -> int:
             kubeconfig=kubeconfig, identity_url=sim.base_url, client_id=sim.admin_client_id,
             client_secret=sim.admin_client_secret, namespaces=["bench"],
             env={"CCOPERATOR_RESYNC_PERIOD": f"{RESYNC_SECONDS}s",
-                 "CCOPERATOR_LOG_LEVEL": "INFO"})
+                 "CCOPERATOR_LOG_LEVEL": "DEBUG"})
         operator.start()
         meter = Meter(plane, sim)
         try:
@@ -114,6 +114,8 @@ def main() -> int:
             kube.wait_gone("bench", "app")
             results["delete"] = meter.read()
         finally:
+            if args.log:
+                args.log.write_text(operator.logs())
             operator.close()
     json.dump(results, sys.stdout, indent=2)
     print()
