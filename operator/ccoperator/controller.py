@@ -59,6 +59,8 @@ from .resource import (
 log = logging.getLogger("ccoperator.controller")
 
 FINALIZED_MEMORY = 10_000
+# Identity errors that are retried with backoff; every other one is reported as permanent.
+RETRYABLE = (Transient, OutcomeUnknown, Unauthorized)
 
 
 class Cause(StrEnum):
@@ -177,7 +179,7 @@ class Controller:
         except ValueError as exc:
             # The CRD schema admits only valid specs; this guards against an older CRD.
             await self._write_status(view, status, False, Reason.INVALID_SPEC,
-                                  f"spec is invalid: {_first_line(exc)}")
+                                     f"spec is invalid: {_first_line(exc)}")
             return Outcome(self._resync, ready=False)
         try:
             outcome = await self._reconcile(view, spec, status, cause)
@@ -212,6 +214,8 @@ class Controller:
         ctx = await self.context()
         try:
             remote_observed, remote = await self._observe_remote(spec, status, view, cause)
+        except RETRYABLE:
+            raise  # reconcile() backs off; a working client stays Ready meanwhile
         except IdentityError as exc:
             return await self._permanent(view, status, spec, exc)
         secret = await self._kube.get_secret(
@@ -236,7 +240,7 @@ class Controller:
             return Outcome(self._resync, ready=False)
         try:
             return await self._execute(observed, plan, ctx)
-        except (Transient, OutcomeUnknown, Unauthorized):
+        except RETRYABLE:
             raise
         except IdentityError as exc:
             latest = self._written_status.get(view.uid, status)
@@ -491,7 +495,7 @@ class Controller:
         """A retryable failure. A client that works stays Ready: its credentials still do."""
         status = self._written_status.get(view.uid) or ClientStatus.from_body(view.status)
         ready = status.condition("Ready")
-        log.warning("%s/%s: %s", view.namespace, view.name, message)
+        log.warning("%s/%s: %s: %s", view.namespace, view.name, reason.value, message)
         if ready is not None and ready.status == "True":
             return
         try:

@@ -66,3 +66,21 @@ def test_restart_verifies_with_one_list_per_tenant(operator_factory: Any, kube: 
     routes = [c["Route"] for c in calls]
     assert routes == ["clients.list"], routes  # one tenant, one page: one call in all
     assert versions(kube, namespace, names) == before
+
+
+def test_identity_outage_during_resync_keeps_ready(operator: OperatorProcess, kube: Kube,
+                                                   namespace: str, sim: Any) -> None:
+    kube.create_ccc(namespace, "app", spec())
+    kube.wait_ready(namespace, "app")
+    time.sleep(1)
+    before = versions(kube, namespace, ["app"])
+    since = sim.admin.calls()[-1]["Seq"]
+    for route in ("clients.list", "clients.get"):
+        sim.admin.add_fault(route=route, status=503)
+    wait_for(lambda: sum(c["Route"] == "clients.list" and c["Status"] == 503
+                         for c in sim.admin.calls(since=since)) >= 2,
+             timeout=30, what="resyncs meeting the outage")
+    # The credentials still work: Ready stays True and nothing is written.
+    assert kube.ready(namespace, "app") is not None
+    assert versions(kube, namespace, ["app"]) == before
+    assert "IdentityUnavailable" in operator.logs()
