@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(PYTHON) -m tests.controlplane.build --print 2>/dev/null)/kubectl)
 
-.PHONY: help venv binaries test test-unit demo run sim install deploy lint image-check bench clean
+.PHONY: help venv binaries test test-unit demo run sim install deploy lint image-check bench chaos clean
 
 help:
 	@echo "make demo      start a local control plane + identity simulator + operator, apply examples/"
@@ -18,6 +18,7 @@ help:
 	@echo "make install   install the CRD into the current kubeconfig's cluster"
 	@echo "make deploy    kubectl apply -k deploy/"
 	@echo "make bench     benchmarks (not part of make test); results in docs/"
+	@echo "make chaos     only the fault-injection suite (tests/faults, also part of make test)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +68,9 @@ image-check:
 
 bench: venv binaries
 	$(BIN)/python -m tests.bench.run
+
+chaos: venv binaries
+	$(BIN)/pytest -m chaos tests/faults
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.controlplane.fixtures",
     "tests.sim_fixtures",
+    "tests.crd_fixtures",
 ]

@@ -10,18 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .support import REPO, Kube, OperatorProcess
-
-CRD_NAME = "clientcredentialclients.identity.ccoperator.io"
-
-
-@pytest.fixture(scope="session")
-def crd(control_plane: Any) -> str:
-    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f",
-                          str(REPO / "crds" / "clientcredentialclients.yaml"))
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          f"crd/{CRD_NAME}")
-    return CRD_NAME
+from .support import Kube, OperatorProcess
 
 
 @pytest.fixture(scope="session")

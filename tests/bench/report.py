@@ -1,0 +1,307 @@
+"""Plots and the generated section of docs/PERFORMANCE.md, from a results dict (latest.json).
+
+    .venv/bin/python -m tests.bench.report docs/bench/latest.json [--doc docs/PERFORMANCE.md]
+
+Only the text between the markers `<!-- bench:begin -->` and `<!-- bench:end -->` is
+rewritten; the analysis around it is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+# The floor of what a change must cost (see floor.py and docs/PERFORMANCE.md).
+FLOOR_UPDATE = {"k8s_writes": 1, "identity_calls": 1}   # PUT client + status patch
+FLOOR_DELETE = {"k8s_writes": 1, "identity_calls": 1}   # DELETE client + finalizer removal
+
+
+def _get(d: Any, *path: Any) -> Any:
+    for p in path:
+        if d is None:
+            return None
+        d = d[p] if isinstance(d, list) else d.get(p)
+    return d
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)):
+        return "n/a"
+    if b == 0:
+        return "0 = floor" if a == 0 else "∞ (floor 0)"
+    return f"{a / b:.2f}x"
+
+
+def fmt(v: Any, unit: str = "", digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}{unit}"
+    return f"{v}{unit}"
+
+
+def ms(v: float | None) -> str:
+    return "n/a" if v is None else f"{v * 1000:.0f} ms"
+
+
+# ---------------------------------------------------------------------------------- plots
+
+def plots(results: dict[str, Any], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made: list[Path] = []
+    op, fl = results.get("single_operator"), results.get("single_floor")
+    if op and fl:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        for data, label, color in ((fl, "floor", "tab:gray"), (op, "ccoperator", "tab:blue")):
+            values = [s * 1000 for s in data["samples_s"]]
+            ax1.hist(values, bins=25, alpha=0.6, label=label, color=color)
+            ordered = sorted(values)
+            ax2.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))],
+                     label=label, color=color)
+        ax1.set_xlabel("create → Ready with Secret (ms)")
+        ax1.set_ylabel("samples")
+        ax1.set_title(f"Single resource, {len(op['samples_s'])} samples")
+        ax1.legend()
+        ax2.set_xlabel("latency (ms)")
+        ax2.set_ylabel("fraction of samples")
+        ax2.set_title("CDF")
+        ax2.grid(alpha=0.3)
+        ax2.legend()
+        fig.tight_layout()
+        made.append(out / "latency.png")
+        fig.savefig(made[-1], dpi=110)
+        plt.close(fig)
+
+    bo, bf = results.get("burst_operator"), results.get("burst_floor")
+    if bo:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        for data, label, color in ((bf, "floor", "tab:gray"), (bo, "ccoperator", "tab:blue")):
+            if not data or not data.get("ready_times_s"):
+                continue
+            times = data["ready_times_s"]
+            ax1.plot(times, range(1, len(times) + 1), label=label, color=color)
+            width = max(1.0, math.ceil(times[-1] / 40))
+            bins = [i * width for i in range(int(times[-1] // width) + 2)]
+            counts = [0] * (len(bins) - 1)
+            for t in times:
+                counts[min(int(t // width), len(counts) - 1)] += 1
+            ax2.step(bins[:-1], [c / width for c in counts], where="post", label=label,
+                     color=color)
+        ax1.set_xlabel("seconds since the burst was created")
+        ax1.set_ylabel("resources Ready with Secret")
+        ax1.set_title(f"Burst of {bo['resources']}: progress")
+        ax1.grid(alpha=0.3)
+        ax1.legend()
+        ax2.set_xlabel("seconds")
+        ax2.set_ylabel("resources Ready per second")
+        ax2.set_title("Throughput over time")
+        ax2.grid(alpha=0.3)
+        ax2.legend()
+        fig.tight_layout()
+        made.append(out / "burst.png")
+        fig.savefig(made[-1], dpi=110)
+        plt.close(fig)
+
+    grows = [g for g in results.get("grow") or [] if g.get("ready_times_s")]
+    if grows:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for g in grows:
+            times = g["ready_times_s"]
+            ax.plot(times, range(1, len(times) + 1), label=f"+{g['resources']}")
+        ax.set_xlabel("seconds since created")
+        ax.set_ylabel("resources Ready with Secret")
+        ax.set_title("Growing the population (operator)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        made.append(out / "grow.png")
+        fig.savefig(made[-1], dpi=110)
+        plt.close(fig)
+
+    mem = results.get("memory") or []
+    if mem:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        labels = [str(m["resources"]) for m in mem]
+        xs = range(len(mem))
+        w = 0.27
+        ax.bar([x - w for x in xs], [m["operator_rss_mib"] for m in mem], w, label="ccoperator")
+        ax.bar(list(xs), [m["noop_daemons_rss_mib"] for m in mem], w,
+               label="kopf no-op, daemon per object")
+        ax.bar([x + w for x in xs], [m["noop_events_rss_mib"] for m in mem], w,
+               label="kopf no-op, events only")
+        ax.set_xticks(list(xs), labels)
+        ax.set_xlabel("resources")
+        ax.set_ylabel("RSS (MiB)")
+        ax.set_title("Memory")
+        ax.legend()
+        fig.tight_layout()
+        made.append(out / "memory.png")
+        fig.savefig(made[-1], dpi=110)
+        plt.close(fig)
+    return made
+
+
+# ---------------------------------------------------------------------------------- text
+
+def section(results: dict[str, Any], out: Path, doc: Path) -> str:
+    rel = Path("bench") if out.resolve() == (doc.parent / "bench").resolve() else out
+    m = results.get("machine", {})
+    s = results.get("settings", {})
+    lines = [
+        f"Measured {results.get('started', '?')} (operator at commit "
+        f"`{results.get('operator_commit', '?')}`) with `{results.get('command', '')}` on "
+        f"{m.get('nproc')} vCPU ({m.get('cpu_model')}), {m.get('memory_gib')} GiB, "
+        f"Linux {m.get('kernel')}, Python {m.get('python')}; load average at start "
+        f"{m.get('load_average_at_start')}. Identity concurrency {s.get('identity_concurrency')}"
+        f" (operator and floor), resync period {s.get('resync')}, {len(s.get('tenants', []))} "
+        f"tenants, {s.get('namespaces')} namespaces.",
+        "",
+        "| figure | ccoperator | floor | ratio |",
+        "|---|---|---|---|",
+    ]
+    so, sf = results.get("single_operator") or {}, results.get("single_floor") or {}
+    for q in ("p50", "p95", "p99"):
+        lines.append(f"| single resource, create → Ready + Secret, {q} "
+                     f"({len(so.get('samples_s', []))} samples) | {ms(so.get(q + '_s'))} | "
+                     f"{ms(sf.get(q + '_s'))} | {ratio(so.get(q + '_s'), sf.get(q + '_s'))} |")
+    bo, bf = results.get("burst_operator") or {}, results.get("burst_floor") or {}
+    lines.append(f"| burst of {bo.get('resources')}: all Ready | "
+                 f"{fmt(bo.get('all_ready_s'), ' s', 1)} | {fmt(bf.get('all_ready_s'), ' s', 1)} | "
+                 f"{ratio(bo.get('all_ready_s'), bf.get('all_ready_s'))} |")
+    lines.append(f"| burst: throughput | {fmt(bo.get('throughput_per_s'), '/s', 1)} | "
+                 f"{fmt(bf.get('throughput_per_s'), '/s', 1)} | "
+                 f"{ratio(bo.get('throughput_per_s'), bf.get('throughput_per_s'))} |")
+    lines.append(f"| burst: CPU seconds of the process | {fmt(bo.get('cpu_seconds'), ' s', 1)} | "
+                 f"{fmt(bf.get('cpu_seconds'), ' s', 1)} | "
+                 f"{ratio(bo.get('cpu_seconds'), bf.get('cpu_seconds'))} |")
+    bc, fc = bo.get("cost") or {}, bf.get("cost") or {}
+    lines.append(f"| burst: Kubernetes writes | {bc.get('k8s_writes')} | {fc.get('k8s_writes')} | "
+                 f"{ratio(bc.get('k8s_writes'), fc.get('k8s_writes'))} |")
+    lines.append(f"| burst: identity calls | {bc.get('identity_calls')} | "
+                 f"{fc.get('identity_calls')} | "
+                 f"{ratio(bc.get('identity_calls'), fc.get('identity_calls'))} |")
+    st = results.get("steady") or {}
+    if st:
+        n = st.get("changes") or 0
+        floor_reads = st.get("identity_floor")
+        lines.append(f"| steady state, one resync period ({fmt(st.get('window_s'), ' s', 0)}, "
+                     f"{fmt(st.get('resync_reconciles'), '', 0)} resync passes over {n}): "
+                     f"Kubernetes writes | {st.get('k8s_writes')} | 0 | "
+                     f"{ratio(st.get('k8s_writes'), 0)} |")
+        lines.append(f"| steady state: identity calls | {st.get('identity_calls')} "
+                     f"({_routes(st.get('identity_by_route'))}) | {floor_reads} "
+                     f"(one paged list per tenant) | "
+                     f"{ratio(st.get('identity_calls'), floor_reads)} |")
+    for rs in results.get("restart") or []:
+        fv = rs.get("floor") or {}
+        n = rs["resources"]
+        lines.append(f"| restart over {n}: all verified (from process start) | "
+                     f"{fmt(rs.get('verified_s'), ' s', 1)} | {fmt(fv.get('verified_s'), ' s', 1)}"
+                     f" | {ratio(rs.get('verified_s'), fv.get('verified_s'))} |")
+        reads = sum((rs.get("identity_reads") or {}).values())
+        lines.append(f"| restart over {n}: identity reads | {reads} "
+                     f"({_routes(rs.get('identity_reads'))}) | {rs.get('identity_reads_floor')} "
+                     f"list pages | {ratio(reads, rs.get('identity_reads_floor'))} |")
+        lines.append(f"| restart over {n}: Kubernetes writes | {rs.get('k8s_writes')} | 0 | "
+                     f"{ratio(rs.get('k8s_writes'), 0)} |")
+    for mem in results.get("memory") or []:
+        n = mem["resources"]
+        lines.append(f"| RSS at {n} resources (vs kopf no-op, daemon per object) | "
+                     f"{fmt(mem.get('operator_rss_mib'), ' MiB', 0)} | "
+                     f"{fmt(mem.get('noop_daemons_rss_mib'), ' MiB', 0)} | "
+                     f"{ratio(mem.get('operator_rss_mib'), mem.get('noop_daemons_rss_mib'))} |")
+        lines.append(f"| RSS at {n} resources (vs kopf no-op, event handlers only) | "
+                     f"{fmt(mem.get('operator_rss_mib'), ' MiB', 0)} | "
+                     f"{fmt(mem.get('noop_events_rss_mib'), ' MiB', 0)} | "
+                     f"{ratio(mem.get('operator_rss_mib'), mem.get('noop_events_rss_mib'))} |")
+    for g in results.get("grow") or []:
+        lines.append(f"| growing the population by {g['resources']} (operator only) | "
+                     f"{fmt(g.get('all_ready_s'), ' s', 1)} "
+                     f"({fmt(g.get('throughput_per_s'), '/s', 1)}) | | |")
+
+    lines += ["", "Cost per change (Kubernetes PATCH/PUT/POST/DELETE calls by the process's "
+              "ServiceAccount, from the audit log; identity calls from the simulator's call "
+              "log, token grants not counted):", "",
+              "| change | Kubernetes writes: ccoperator | floor | ratio | identity calls: "
+              "ccoperator | floor | ratio |", "|---|---|---|---|---|---|---|"]
+    oc = so.get("cost_create") or {}
+    fcc = sf.get("cost_create") or {}
+    lines.append(_cost_row("create", oc, fcc.get("k8s_writes_per_change"),
+                           fcc.get("identity_calls_per_change")))
+    cc = results.get("cost_changes") or {}
+    lines.append(_cost_row("update (spec.name)", cc.get("update") or {},
+                           FLOOR_UPDATE["k8s_writes"], FLOOR_UPDATE["identity_calls"]))
+    if st:
+        n = st.get("changes") or 1
+        lines.append(_cost_row("no-op resync (per resource)", st, 0,
+                               floor_reads / n if n and floor_reads else None))
+    lines.append(_cost_row("delete", cc.get("delete") or {}, FLOOR_DELETE["k8s_writes"],
+                           FLOOR_DELETE["identity_calls"]))
+    lines += ["", "What the writes were:", ""]
+    for label, cost in (("create", oc), ("update", cc.get("update") or {}),
+                        ("delete", cc.get("delete") or {}), ("floor create", fcc)):
+        if cost:
+            per = cost.get("changes") or 1
+            kinds = ", ".join(f"{k} {v / per:.2f}"
+                              for k, v in sorted((cost.get("k8s_writes_by_kind") or {}).items()))
+            routes = ", ".join(f"{k} {v / per:.2f}"
+                               for k, v in sorted((cost.get("identity_by_route") or {}).items()))
+            lines.append(f"- {label}, per change: Kubernetes {kinds or 'none'}; identity {routes}")
+    lines += ["", "Plots:", ""]
+    for name, title in (("latency.png", "single-resource latency"),
+                        ("burst.png", "burst progress and throughput"),
+                        ("grow.png", "growing the population"), ("memory.png", "memory")):
+        if (out / name).exists():
+            lines.append(f"![{title}]({rel / name})")
+    failures = results.get("failures") or {}
+    if failures:
+        lines += ["", "Phases that failed in this run: " + ", ".join(sorted(failures)) + "."]
+    return "\n".join(lines)
+
+
+def _routes(routes: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted((routes or {}).items())) or "none"
+
+
+def _cost_row(label: str, cost: dict[str, Any], floor_writes: float | None,
+              floor_identity: float | None) -> str:
+    w, i = cost.get("k8s_writes_per_change"), cost.get("identity_calls_per_change")
+    return (f"| {label} | {fmt(w)} | {fmt(floor_writes)} | {ratio(w, floor_writes)} | "
+            f"{fmt(i)} | {fmt(floor_identity)} | {ratio(i, floor_identity)} |")
+
+
+def write_doc(results: dict[str, Any], doc: Path, out: Path) -> None:
+    body = section(results, out, doc)
+    text = doc.read_text() if doc.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text:
+        text += f"\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    doc.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.report")
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--doc", type=Path)
+    args = parser.parse_args()
+    results = json.loads(args.results.read_text())
+    out = args.results.parent
+    plots(results, out)
+    if args.doc:
+        write_doc(results, args.doc, out)
+    else:
+        print(section(results, out, out.parent / "PERFORMANCE.md"))
+
+
+if __name__ == "__main__":
+    main()
