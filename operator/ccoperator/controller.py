@@ -336,6 +336,10 @@ class Controller:
             retiring = []  # a new client has none of the old client's secrets
         if plan.retire_current and current is not None:
             retiring.append(RetiringSecret(id=current.id, revoke_after=now + self._grace))
+        if plan.retire_previous is not None and all(
+                r.id != plan.retire_previous.id for r in retiring):
+            retiring.append(RetiringSecret(id=plan.retire_previous.id,
+                                           revoke_after=now + self._grace))
         if plan.recover_current is not None:
             current = plan.recover_current
 
@@ -358,7 +362,7 @@ class Controller:
         if plan.delete_old_secret:
             await self._kube.delete_secret(o.namespace, plan.delete_old_secret, o.uid)
 
-        revoked = await self._revoke(o, plan, credential, retiring, revoke_unknown)
+        revoked = await self._revoke(o, plan, current, retiring, revoke_unknown)
         retiring = [r for r in retiring if r.id not in revoked]
 
         final = status.model_copy(update={
@@ -431,14 +435,16 @@ class Controller:
         self,
         o: rc.Observed,
         plan: rc.Plan,
-        credential: Credential | None,
+        current: CurrentSecret | None,
         retiring: list[RetiringSecret],
         revoke_unknown: bool,
     ) -> set[int]:
         tenant = o.spec.tenant_id
         targets = set(plan.revoke_now)
-        if revoke_unknown and credential is not None:
-            keep = {credential.secret_id, *(r.id for r in retiring)}
+        if revoke_unknown and current is not None:
+            # Valid secrets are the one in the Secret and those in their grace period; any
+            # other one came from an answer we never saw and nobody holds its value.
+            keep = {current.id, *(r.id for r in retiring)}
             remote = await self._identity.list_secrets(tenant, plan.client_id)
             targets |= {s.id for s in remote if s.id not in keep}
         revoked: set[int] = set()

@@ -120,6 +120,7 @@ class Plan:
     revoke_unknown: bool = False  # after issuing: delete every remote secret we do not track
     delete_old_secret: str | None = None
     recover_current: CurrentSecret | None = None
+    retire_previous: CurrentSecret | None = None
     requeue_after: timedelta | None = None
 
     @property
@@ -297,8 +298,13 @@ def _decide_managed(o: Observed, ctx: Context, plan: Plan) -> Plan:
     assert o.secret is not None
     from_secret = current_from_secret(o.secret)
     if current is None or (from_secret is not None and from_secret.id != current.id):
-        # Crash between the Secret write and the status write: the Secret is the truth.
+        # A pass was interrupted between the Secret write and the status write (crash, or a
+        # failure while revoking): the Secret is the truth. What that pass meant to finish is
+        # finished now: the previous current secret gets its grace period, and on a client we
+        # created, secrets we track nowhere (from answers that were lost) are revoked.
         plan.recover_current = from_secret
+        plan.retire_previous = current
+        plan.revoke_unknown = not status.adopted
         current = from_secret
 
     if current is not None and o.rotate_request and o.rotate_request != status.rotation_request:

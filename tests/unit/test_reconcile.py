@@ -233,6 +233,22 @@ def test_crash_after_secret_write_recovers_status_from_secret() -> None:
     plan = rc.decide(in_sync(status=ClientStatus(client_id=DERIVED)), CTX)
     assert plan.issue_secret is None and not plan.write_secret
     assert plan.recover_current is not None and plan.recover_current.id == 7
+    # The interrupted pass may have left a secret from a lost answer: sweep it now.
+    assert plan.revoke_unknown and plan.retire_previous is None
+
+
+def test_interrupted_rotation_gives_previous_secret_its_grace() -> None:
+    # Status still names secret 5; the Secret already holds 7 (status write never happened).
+    status = managed_status(current_secret=CurrentSecret(id=5, expires_at=NOW))
+    plan = rc.decide(in_sync(status=status), CTX)
+    assert plan.recover_current is not None and plan.recover_current.id == 7
+    assert plan.retire_previous is not None and plan.retire_previous.id == 5
+    assert plan.revoke_unknown and plan.revoke_now == ()
+
+
+def test_interrupted_pass_on_adopted_client_revokes_nothing_unknown() -> None:
+    plan = rc.decide(in_sync(status=ClientStatus(client_id=DERIVED, adopted=True)), CTX)
+    assert plan.recover_current is not None and not plan.revoke_unknown
 
 
 def test_rotation_due_before_expiry() -> None:
