@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.controlplane.cluster import wait_crd_established
+
 CRD_NAME = "clientcredentialclients.identity.ccoperator.io"
 CRD_FILE = Path(__file__).resolve().parents[1] / "crds" / "clientcredentialclients.yaml"
 
@@ -14,6 +16,5 @@ CRD_FILE = Path(__file__).resolve().parents[1] / "crds" / "clientcredentialclien
 @pytest.fixture(scope="session")
 def crd(control_plane: Any) -> str:
     control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          f"crd/{CRD_NAME}")
+    wait_crd_established(control_plane, CRD_NAME)
     return CRD_NAME

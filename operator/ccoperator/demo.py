@@ -106,7 +106,8 @@ def main(argv: list[str]) -> int:
 
     # Dynamic imports: the harness is part of the checkout, not of the installed package.
     build: Any = importlib.import_module("tests.controlplane.build")
-    control_plane: Any = importlib.import_module("tests.controlplane.cluster").ControlPlane
+    cluster_module: Any = importlib.import_module("tests.controlplane.cluster")
+    control_plane: Any = cluster_module.ControlPlane
 
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="ccoperator-demo."))
@@ -115,8 +116,8 @@ def main(argv: list[str]) -> int:
         _say(f"kube-apiserver {plane.server} up in {plane.startup_seconds:.1f}s")
         _say(f"identity simulator {sim.base_url} (tenant demo-tenant)")
         plane.kubectl("apply", "-k", str(REPO / "crds"))
-        plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                      "crd/clientcredentialclients.identity.ccoperator.io")
+        cluster_module.wait_crd_established(plane,
+                                            "clientcredentialclients.identity.ccoperator.io")
         plane.kubectl("create", "namespace", NAMESPACE)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CCOPERATOR_")},

@@ -20,7 +20,11 @@ from typing import Any
 
 from identity_sim.testing import SimProcess
 
-from tests.controlplane.cluster import ControlPlane, write_token_kubeconfig
+from tests.controlplane.cluster import (
+    ControlPlane,
+    wait_crd_established,
+    write_token_kubeconfig,
+)
 from tests.e2e.support import REPO, Kube, OperatorProcess, wait_for
 
 OPERATOR_USER = "system:serviceaccount:ccoperator-system:ccoperator"
@@ -80,8 +84,7 @@ def main() -> int:
     results: dict[str, Any] = {}
     with ControlPlane(audit_log=True) as plane, SimProcess() as sim:
         plane.kubectl("apply", "-k", str(REPO / "crds"))
-        plane.kubectl("wait", "--for=condition=Established",
-                      "crd/clientcredentialclients.identity.ccoperator.io")
+        wait_crd_established(plane, "clientcredentialclients.identity.ccoperator.io")
         plane.kubectl("create", "namespace", "bench")
         kubeconfig = write_token_kubeconfig(plane, operator_token(plane),
                                             plane.workdir / "operator.kubeconfig")

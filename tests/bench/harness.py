@@ -35,7 +35,7 @@ from tests.bench.floor import (  # the floor stays light: constants and http_par
     VERSION,
     http_params,
 )
-from tests.controlplane.cluster import ControlPlane, write_token_kubeconfig
+from tests.controlplane.cluster import ControlPlane, wait_crd_established, write_token_kubeconfig
 from tests.e2e.support import REPO, OperatorProcess, free_port
 
 TENANTS = ("tenant-a", "tenant-b", "tenant-c")
@@ -585,8 +585,7 @@ class Env:
             result = sim.reset(bootstrap_document())
             member_roles = {t: v["Roles"][MEMBER_ROLE] for t, v in result["Tenants"].items()}
             plane.kubectl("apply", "-k", str(REPO / "crds"))
-            plane.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          f"crd/{PLURAL}.{GROUP}")
+            wait_crd_established(plane, f"{PLURAL}.{GROUP}")
             kube = KubeAdmin(plane.kubeconfig)
             kube.ensure_namespace(SA_NAMESPACE)
             base = REPO / "deploy" / "base"

@@ -957,3 +957,22 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def wait_crd_established(cluster: Cluster, name: str, timeout: float = 60.0) -> None:
+    """Wait until CRD `name` is Established.
+
+    Not `kubectl wait --for=condition=Established`: right after the CRD is created its
+    status.conditions may still be null, and kubectl then fails at once ("accessor error")
+    instead of waiting.
+    """
+    deadline = time.monotonic() + timeout
+    query = '{.status.conditions[?(@.type=="Established")].status}'
+    while True:
+        result = cluster.kubectl("get", "crd", name, "-o", f"jsonpath={query}", check=False)
+        if result.returncode == 0 and result.stdout.strip() == "True":
+            return
+        if time.monotonic() > deadline:
+            raise ControlPlaneError(f"CRD {name} not Established after {timeout:.0f}s: "
+                                    f"{result.stdout.strip() or result.stderr.strip()}")
+        time.sleep(0.2)

@@ -28,6 +28,7 @@ from tests.controlplane.cluster import (
     ControlPlane,
     KubectlError,
     api_client_from_kubeconfig,
+    wait_crd_established,
 )
 from tests.controlplane.fixtures import ENV_KUBECONFIG, ServiceAccountToken, TokenKubeconfig
 
@@ -70,8 +71,7 @@ def widget(name: str, size: int, **spec: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def widget_crd(control_plane: Cluster) -> Iterator[None]:
     control_plane.kubectl("apply", "-f", str(CRD_FILE))
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=30s",
-                          f"crd/{PLURAL}.{GROUP}")
+    wait_crd_established(control_plane, f"{PLURAL}.{GROUP}")
     yield
     control_plane.kubectl("delete", "-f", str(CRD_FILE), "--wait=false", check=False)
 
