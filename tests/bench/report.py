@@ -162,7 +162,8 @@ def section(results: dict[str, Any], out: Path, doc: Path) -> str:
         f"{m.get('nproc')} vCPU ({m.get('cpu_model')}), {m.get('memory_gib')} GiB, "
         f"Linux {m.get('kernel')}, Python {m.get('python')}; load average at start "
         f"{m.get('load_average_at_start')}. Identity concurrency {s.get('identity_concurrency')}"
-        f" (operator and floor), resync period {s.get('resync')}, {len(s.get('tenants', []))} "
+        f" (operator and floor), resync period {s.get('resync')} (from the first restart on: "
+        f"{s.get('restart_resync', s.get('resync'))}), {len(s.get('tenants', []))} "
         f"tenants, {s.get('namespaces')} namespaces.",
         "",
         "| figure | ccoperator | floor | ratio |",
@@ -183,6 +184,11 @@ def section(results: dict[str, Any], out: Path, doc: Path) -> str:
     lines.append(f"| burst: CPU seconds of the process | {fmt(bo.get('cpu_seconds'), ' s', 1)} | "
                  f"{fmt(bf.get('cpu_seconds'), ' s', 1)} | "
                  f"{ratio(bo.get('cpu_seconds'), bf.get('cpu_seconds'))} |")
+    ocpu = (bo.get("cpu") or {}).get("other_cpu_seconds")
+    fcpu = (bf.get("cpu") or {}).get("other_cpu_seconds")
+    if ocpu is not None or fcpu is not None:
+        lines.append(f"| burst: CPU seconds used meanwhile by processes outside the benchmark "
+                     f"(noise) | {fmt(ocpu, ' s', 1)} | {fmt(fcpu, ' s', 1)} | |")
     bc, fc = bo.get("cost") or {}, bf.get("cost") or {}
     lines.append(f"| burst: Kubernetes writes | {bc.get('k8s_writes')} | {fc.get('k8s_writes')} | "
                  f"{ratio(bc.get('k8s_writes'), fc.get('k8s_writes'))} |")
