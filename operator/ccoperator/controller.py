@@ -334,12 +334,10 @@ class Controller:
         retiring = list(status.retiring_secrets)
         if plan.create:
             retiring = []  # a new client has none of the old client's secrets
-        if plan.retire_current and current is not None:
-            retiring.append(RetiringSecret(id=current.id, revoke_after=now + self._grace))
-        if plan.retire_previous is not None and all(
-                r.id != plan.retire_previous.id for r in retiring):
-            retiring.append(RetiringSecret(id=plan.retire_previous.id,
-                                           revoke_after=now + self._grace))
+        for leaving in (current if plan.retire_current else None, plan.retire_previous):
+            retired = rc.retire(leaving, now, self._grace)
+            if retired is not None and all(r.id != retired.id for r in retiring):
+                retiring.append(retired)
         if plan.recover_current is not None:
             current = plan.recover_current
 
@@ -347,8 +345,7 @@ class Controller:
             await self._write_secret(o, plan, ctx, credential)
             failpoints.hit(failpoints.AFTER_SECRET_WRITE)
         if credential is not None:
-            current = CurrentSecret(id=credential.secret_id, expires_at=credential.expires_at,
-                                    issued_at=now)
+            current = rc.new_current(credential.secret_id, credential.expires_at, now)
             if plan.issue_secret in (rc.IssueReason.EXPIRING, rc.IssueReason.REQUESTED):
                 self._event(o, False, "Rotated",
                             f"Issued secret {credential.secret_id} for client "
