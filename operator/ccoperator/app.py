@@ -23,7 +23,7 @@ from .identity import IdentityClient, IdentityConfig
 from .kube import KubeApi
 from .logs import configure_logging
 from .resource import FINALIZER, GROUP
-from .runtime import Runtime
+from .runtime import RESYNC_JITTER, Runtime
 from .settings import Settings
 
 log = logging.getLogger("ccoperator")
@@ -116,6 +116,10 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
         default_lifetime=ours.default_lifetime,
         grace_period=ours.grace_period,
         resync=ours.resync,
+        # A resync wave spreads over +-10% of the period (runtime.RESYNC_JITTER): a snapshot
+        # that serves the whole wave and is listed again for the next one costs about one
+        # list per tenant per period, and shows drift at most about two periods late.
+        snapshot_max_age=ours.resync.total_seconds() * (1 - RESYNC_JITTER),
     )
     runtime = Runtime(controller, ours.resync)
 

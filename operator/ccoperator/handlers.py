@@ -91,9 +91,14 @@ async def secret_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: 
     if owner_uid is None:
         return
     runtime = _runtime(memo)
+    if type == "DELETED":
+        runtime.controller.secret_gone(body)
+    elif type in ("ADDED", "MODIFIED"):
+        runtime.controller.secret_seen(body)
     version = body.get("metadata", {}).get("resourceVersion")
-    # ADDED is skipped: at start-up every Secret arrives as ADDED, and the loops verify them
-    # anyway; waking them all would trade the per-tenant list for one GET per resource.
+    # ADDED does not wake: at start-up every Secret arrives as ADDED, and the loops verify
+    # them anyway (from the copy just kept); waking them all would trade the per-tenant list
+    # for one GET per resource.
     if type == "DELETED" or (
         type == "MODIFIED" and not runtime.controller.wrote_secret_version(owner_uid, version)
     ):

@@ -1,4 +1,4 @@
-"""Prometheus metrics: identity calls and reconcile outcomes."""
+"""Prometheus metrics: identity calls, Secret reads and reconcile outcomes."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ RECONCILES = Counter(
     ["cause", "result"],
 )
 
+SECRET_READS = Counter(
+    "ccoperator_secret_reads_total",
+    "Reads of managed Secrets by reconcile passes, by source: the watch's copy (resyncs and "
+    "restarts) or a GET from the API server (changes, and when the copy may be stale).",
+    ["source"],
+)
+
 
 def observe_identity_call(method: str, route: str, status: int | None, seconds: float) -> None:
     IDENTITY_CALLS.labels(method, route, str(status or 0)).inc()
@@ -28,6 +35,10 @@ def observe_identity_call(method: str, route: str, status: int | None, seconds: 
 
 def observe_reconcile(cause: str, result: str) -> None:
     RECONCILES.labels(cause, result).inc()
+
+
+def observe_secret_read(source: str) -> None:
+    SECRET_READS.labels(source).inc()
 
 
 def serve(port: int, host: str) -> None:

@@ -2,9 +2,11 @@
 
 A resync wave (and a restart, when every resource is verified again) would otherwise cost one
 GET per resource. Resources of a tenant share a snapshot of the tenant's paged list instead;
-concurrent readers share the one list call in flight. The snapshot is only trusted for what
-it shows: a client missing from it, or a partial (207) list, is confirmed with a GET before
-anything is recreated.
+concurrent readers share the one list call in flight. A resync accepts a snapshot younger
+than `max_age`; the passes that verify resources after a start accept any snapshot taken
+since the start, so a restart lists each tenant once however long its wave takes. The
+snapshot is only trusted for what it shows: a client missing from it, or a partial (207)
+list, is confirmed with a GET before anything is recreated.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class RemoteReader:
         self._identity = identity
         self._max_age = max_age
         self._clock = clock
+        self._started_at = clock()
         self._snapshots: dict[str, _Snapshot] = {}
         self._inflight: dict[str, asyncio.Task[_Snapshot]] = {}
 
@@ -59,9 +62,15 @@ class RemoteReader:
         self.remember(tenant_id, remote)
         return remote
 
-    async def get_cached(self, tenant_id: str, client_id: str) -> RemoteClient | None:
-        """A read that may come from the tenant snapshot (for resyncs)."""
-        snapshot = await self._snapshot(tenant_id)
+    async def get_cached(
+        self, tenant_id: str, client_id: str, *, since_start: bool = False
+    ) -> RemoteClient | None:
+        """A read that may come from the tenant snapshot (for resyncs and resumes).
+
+        `since_start`: any snapshot taken since this reader was created will do (resume
+        passes); otherwise the snapshot must be younger than `max_age` (resync passes).
+        """
+        snapshot = await self._snapshot(tenant_id, since_start=since_start)
         found = snapshot.clients.get(client_id)
         if found is not None:
             return found
@@ -78,9 +87,14 @@ class RemoteReader:
         if snapshot is not None:
             snapshot.clients.pop(client_id, None)
 
-    async def _snapshot(self, tenant_id: str) -> _Snapshot:
+    def _fresh(self, snapshot: _Snapshot, since_start: bool) -> bool:
+        if since_start and snapshot.taken_at >= self._started_at:
+            return True
+        return self._clock() - snapshot.taken_at < self._max_age
+
+    async def _snapshot(self, tenant_id: str, *, since_start: bool) -> _Snapshot:
         current = self._snapshots.get(tenant_id)
-        if current is not None and self._clock() - current.taken_at < self._max_age:
+        if current is not None and self._fresh(current, since_start):
             return current
         task = self._inflight.get(tenant_id)
         if task is None:

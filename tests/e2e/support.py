@@ -38,6 +38,7 @@ class OperatorProcess:
         self.workdir = Path(tempfile.mkdtemp(prefix="ccoperator-e2e."))
         self.log_path = self.workdir / "operator.log"
         self.liveness_port = free_port()
+        self.metrics_port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CCOPERATOR_")},
             "KUBECONFIG": str(kubeconfig),
@@ -47,7 +48,7 @@ class OperatorProcess:
             "CCOPERATOR_NAMESPACES": ",".join(namespaces),
             "CCOPERATOR_BIND_ADDRESS": "127.0.0.1",
             "CCOPERATOR_LIVENESS_PORT": str(self.liveness_port),
-            "CCOPERATOR_METRICS_PORT": "0",
+            "CCOPERATOR_METRICS_PORT": str(self.metrics_port),
             "CCOPERATOR_RESYNC_PERIOD": "600s",
             "CCOPERATOR_ROTATION_GRACE_PERIOD": "1h",
             "CCOPERATOR_LOG_LEVEL": "DEBUG",
@@ -81,6 +82,18 @@ class OperatorProcess:
                              timeout=1.0).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of a Prometheus counter's samples matching `labels` (0 when absent)."""
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5.0).text
+        total = 0.0
+        for line in text.splitlines():
+            if not line.startswith(name + "{") and not line.startswith(name + " "):
+                continue
+            series, _, value = line.rpartition(" ")
+            if all(f'{k}="{v}"' in series for k, v in labels.items()):
+                total += float(value)
+        return total
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no graceful exit (as an OOM kill or node loss)."""

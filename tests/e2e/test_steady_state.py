@@ -34,12 +34,18 @@ def test_no_op_resync_writes_nothing(operator: OperatorProcess, kube: Kube, name
     time.sleep(1)  # let the last status write land before taking the baseline
     before = versions(kube, namespace, names)
     since = sim.admin.calls()[-1]["Seq"]
+    gets_before = operator.metric("ccoperator_secret_reads_total", source="api")
+    from_watch_before = operator.metric("ccoperator_secret_reads_total", source="watch")
     time.sleep(10)  # the resync period is 4s in these tests: at least two passes each
     calls = sim.admin.calls(since=since)
     routes = [c["Route"] for c in calls]
     assert "clients.list" in routes, "no resync happened"
     assert not WRITES & set(routes), routes
     assert versions(kube, namespace, names) == before, "a no-op resync wrote to Kubernetes"
+    # Resyncs read the Secrets from the watch's copy, not with a GET each.
+    assert operator.metric("ccoperator_secret_reads_total", source="api") == gets_before
+    assert (operator.metric("ccoperator_secret_reads_total", source="watch")
+            >= from_watch_before + 2 * len(names))
 
 
 def test_restart_verifies_with_one_list_per_tenant(operator_factory: Any, kube: Kube,

@@ -72,3 +72,18 @@ async def test_own_writes_update_the_snapshot() -> None:
     remote.remember("t", replace(before, name="renamed"))
     after: Any = await remote.get_cached("t", "a")
     assert after.name == "renamed" and identity.lists == 1
+
+
+async def test_a_restart_wave_lists_each_tenant_once_however_long_it_takes() -> None:
+    identity = FakeIdentity({"t": ["a"], "u": ["b"]})
+    now = [100.0]
+    remote = reader(identity, now)  # started at 100
+    await remote.get_cached("t", "a", since_start=True)
+    now[0] = 100.0 + 3600  # an hour-long resume wave: still the snapshot taken since start
+    await remote.get_cached("t", "a", since_start=True)
+    await remote.get_cached("u", "b", since_start=True)
+    await remote.get_cached("u", "b", since_start=True)
+    assert identity.lists == 2  # one per tenant
+    # A resync pass holds the snapshot to max_age: the hour-old one is listed again.
+    await remote.get_cached("t", "a")
+    assert identity.lists == 3

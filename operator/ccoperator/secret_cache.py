@@ -1,0 +1,79 @@
+"""Managed Secrets as the watch last showed them, so verification passes need no GET.
+
+A resync or a restart verifies every resource; reading each one's Secret with a GET costs one
+Kubernetes request per resource and period, and most of the operator's CPU in those phases.
+The Secret watch (handlers.secret_event) already delivers every managed Secret, so its bodies
+are kept here and verification reads them instead.
+
+An entry is only used when it cannot be older than what this process wrote: after we write a
+Secret, its entry counts only once the watch has shown that very resourceVersion. A change by
+someone else that the watch has not delivered yet is seen when its event arrives (the event
+wakes the resource's loop for a pass that GETs). Secrets the watch does not cover (a foreign
+Secret without our labels in the way) are never here, so a miss means "GET", never "absent".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .reconcile import SecretObject
+from .secret_body import secret_from_body
+
+_Key = tuple[str, str]  # (namespace, name)
+
+
+class SecretCache:
+    def __init__(self) -> None:
+        self._bodies: dict[_Key, dict[str, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    @staticmethod
+    def _key(body: Mapping[str, Any]) -> _Key:
+        meta = body.get("metadata") or {}
+        return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+    def seen(self, body: Mapping[str, Any]) -> None:
+        """A watch event (ADDED or MODIFIED) showed this body."""
+        meta = body.get("metadata") or {}
+        # Keep only what reading a SecretObject needs: a watch body also carries
+        # managedFields, which are most of its size.
+        self._bodies[self._key(body)] = {
+            "metadata": {
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "labels": dict(meta.get("labels") or {}),
+                "annotations": dict(meta.get("annotations") or {}),
+                "ownerReferences": [dict(r) for r in meta.get("ownerReferences") or []],
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "data": dict(body.get("data") or {}),
+        }
+
+    def gone(self, body: Mapping[str, Any]) -> None:
+        """A watch event said DELETED."""
+        self._bodies.pop(self._key(body), None)
+
+    def get(
+        self,
+        namespace: str,
+        name: str,
+        owner_uid: str,
+        secret_key: str,
+        *,
+        wrote_version: str | None,
+    ) -> SecretObject | None:
+        """The cached Secret, or None when it must be read from the API server.
+
+        `wrote_version`: the resourceVersion this process last wrote to that Secret (None if
+        none): an entry showing another version is older than our write, or newer and about to
+        wake the loop; either way the caller reads fresh.
+        """
+        body = self._bodies.get((namespace, name))
+        if body is None:
+            return None
+        if wrote_version is not None and body["metadata"]["resourceVersion"] != wrote_version:
+            return None
+        return secret_from_body(body, owner_uid, secret_key)

@@ -1,0 +1,66 @@
+"""SecretCache: the watch's copy of managed Secrets, used only when it cannot be stale."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from ccoperator.secret_cache import SecretCache
+
+
+def body(version: str, value: str = "s3cr3t", owner: str = "uid-1") -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "app-credentials",
+            "namespace": "ns",
+            "resourceVersion": version,
+            "labels": {"app.kubernetes.io/managed-by": "ccoperator"},
+            "annotations": {"identity.ccoperator.io/secret-id": "1"},
+            "ownerReferences": [{"uid": owner, "controller": True, "kind": "X"}],
+            "managedFields": [{"manager": "ccoperator", "fieldsV1": {"f:data": {}}}],
+        },
+        "data": {"clientSecret": base64.b64encode(value.encode()).decode(),
+                 "clientId": base64.b64encode(b"c-1").decode()},
+    }
+
+
+def test_a_seen_secret_reads_like_a_get() -> None:
+    cache = SecretCache()
+    cache.seen(body("5"))
+    found = cache.get("ns", "app-credentials", "uid-1", "clientSecret", wrote_version=None)
+    assert found is not None
+    assert found.owned and found.resource_version == "5"
+    assert found.secret_value is not None and found.secret_value.get_secret_value() == "s3cr3t"
+    assert found.data["clientId"] == "c-1"
+    assert found.annotations == {"identity.ccoperator.io/secret-id": "1"}
+
+
+def test_ownership_is_judged_per_reader() -> None:
+    cache = SecretCache()
+    cache.seen(body("5", owner="someone-else"))
+    found = cache.get("ns", "app-credentials", "uid-1", "clientSecret", wrote_version=None)
+    assert found is not None and not found.owned
+
+
+def test_a_copy_older_than_our_write_is_not_used() -> None:
+    cache = SecretCache()
+    cache.seen(body("5"))
+    assert cache.get("ns", "app-credentials", "uid-1", "clientSecret", wrote_version="7") is None
+    cache.seen(body("7"))
+    found = cache.get("ns", "app-credentials", "uid-1", "clientSecret", wrote_version="7")
+    assert found is not None and found.resource_version == "7"
+
+
+def test_deleted_and_unknown_secrets_are_misses() -> None:
+    cache = SecretCache()
+    assert cache.get("ns", "app-credentials", "uid-1", "clientSecret", wrote_version=None) is None
+    cache.seen(body("5"))
+    cache.gone(body("6"))
+    assert len(cache) == 0
+    assert cache.get("ns", "app-credentials", "uid-1", "clientSecret", wrote_version=None) is None
+
+
+def test_managed_fields_are_not_kept() -> None:
+    cache = SecretCache()
+    cache.seen(body("5"))
+    assert "managedFields" not in str(cache._bodies)
