@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import kopf
 from kubernetes import client as k8s
@@ -42,8 +43,15 @@ class NoDiffBaseStorage(kopf.DiffBaseStorage):
     annotation on every object.
     """
 
+    def build(self, *, body: kopf.Body,
+              extra_fields: Iterable[kopf.FieldSpec] | None = None) -> kopf.BodyEssence:
+        # kopf builds the "new" essence of every object on every watch event, by deep-copying
+        # the whole body (5% of the operator's CPU in a burst of creates). With no change
+        # handlers nothing reads it: an empty essence, always equal to the stored one.
+        return cast(kopf.BodyEssence, {})
+
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
-        return self.build(body=body)
+        return cast(kopf.BodyEssence, {})
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
         return None

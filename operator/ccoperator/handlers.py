@@ -79,9 +79,12 @@ async def reconcile_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kop
 @kopf.on.event(*RESOURCE)
 async def resource_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     if type in ("ADDED", "MODIFIED"):
-        view = view_of(body)
+        # Only the fields that decide whether to wake the loop: this runs for every event,
+        # including our own status writes, and a whole view copies spec and status.
+        meta = body.get("metadata", {})
         _runtime(memo).resource_changed(
-            view.uid, view.generation, view.annotations.get(ROTATE_ANNOTATION)
+            meta.get("uid", ""), int(meta.get("generation") or 0),
+            (meta.get("annotations") or {}).get(ROTATE_ANNOTATION),
         )
 
 

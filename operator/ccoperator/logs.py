@@ -36,3 +36,8 @@ def configure_logging(fmt: LogFormat, level: str) -> None:
     # would log request lines; our identity client logs what matters without credentials.
     for noisy in ("httpx", "httpcore", "urllib3", "kubernetes.client.rest"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # kopf.objects logs "Handler ... succeeded." at INFO for every watch event handled (every
+    # create is 5-6 of them, and formatting them costs CPU); the reconcile loop logs and posts
+    # events for what happened. At DEBUG, kopf's per-object lines are all kept.
+    kopf_objects = logging.getLogger("kopf.objects")
+    kopf_objects.setLevel(logging.WARNING if root.level >= logging.INFO else logging.NOTSET)
