@@ -187,6 +187,9 @@ class Controller:
             outcome = await self._reconcile(view, spec, status, cause)
         except (Transient, OutcomeUnknown) as exc:
             delay = self._backoff.next_delay(view.uid)
+            if isinstance(exc, Transient) and exc.retry_after is not None:
+                # The service said when to come back (429/503 Retry-After): never sooner.
+                delay = max(delay, timedelta(seconds=min(exc.retry_after, self._backoff.cap)))
             await self._degrade(view, Reason.IDENTITY_UNAVAILABLE,
                                 f"The identity service did not answer reliably ({exc}); "
                                 f"retrying in {delay.total_seconds():.0f}s.")
