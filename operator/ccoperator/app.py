@@ -22,6 +22,7 @@ from . import handlers, metrics
 from .controller import Controller
 from .identity import IdentityClient, IdentityConfig
 from .kube import KubeApi
+from .kube_http import connect
 from .logs import configure_logging
 from .resource import FINALIZER, GROUP
 from .runtime import RESYNC_JITTER, Runtime
@@ -86,16 +87,19 @@ def configure_kopf(settings: kopf.OperatorSettings, ours: Settings) -> None:
     settings.peering.clusterwide = not ours.namespaces
 
 
-def kube_api_client() -> k8s.ApiClient:
-    """The official client, configured like kopf: in-cluster, else the kubeconfig."""
+def kube_configuration(config_file: str | None = None) -> k8s.Configuration:
+    """Where the API server is and how to authenticate, found like kopf finds it: in-cluster,
+    else the kubeconfig (`config_file`, or $KUBECONFIG / ~/.kube/config).
+
+    Only the settings come from the official client; the calls go through `kube_http`.
+    """
     configuration = k8s.Configuration()
-    try:
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except k8s_config.ConfigException:
-        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    # Calls run in worker threads; allow as many pooled connections as threads may use.
-    configuration.connection_pool_maxsize = 32
-    return k8s.ApiClient(configuration)
+    if config_file is None:
+        with contextlib.suppress(k8s_config.ConfigException):  # not in a Pod
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            return configuration
+    k8s_config.load_kube_config(config_file=config_file, client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return configuration
 
 
 def identity_config(ours: Settings) -> IdentityConfig:
@@ -115,10 +119,10 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
               ready_flag: asyncio.Event | None = None) -> None:
     configure_logging(ours.log_format, ours.log_level)
     identity = IdentityClient(identity_config(ours), on_call=metrics.observe_identity_call)
-    api_client = kube_api_client()
+    kube_http = connect(kube_configuration())
     controller = Controller(
         identity=identity,
-        kube=KubeApi(api_client),
+        kube=KubeApi(kube_http),
         events=handlers.post_event,
         identity_url=ours.identity_url,
         default_lifetime=ours.default_lifetime,
@@ -158,4 +162,5 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
     finally:
         with contextlib.suppress(Exception):
             await identity.aclose()
-        api_client.close()  # type: ignore[no-untyped-call]
+        with contextlib.suppress(Exception):
+            await kube_http.close()

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from kubernetes.client.exceptions import ApiException
 from pydantic import SecretStr
 
 from . import failpoints, metrics
@@ -42,7 +41,7 @@ from .identity import (
     Transient,
     Unauthorized,
 )
-from .kube import KubeApi, KubeConflict, Owner, status_merge_patch
+from .kube import KubeApi, KubeApiError, KubeConflict, Owner, status_merge_patch
 from .remote import RemoteReader
 from .resource import (
     ROTATE_ANNOTATION,
@@ -204,10 +203,12 @@ class Controller:
         except KubeConflict as exc:
             log.info("%s/%s: %s; reconciling again", view.namespace, view.name, exc)
             return Outcome(self._backoff.next_delay(view.uid), ready=False)
-        except ApiException as exc:
+        except KubeApiError as exc:
+            # An error status or no answer at all (API server restarting, timeout): usually
+            # brief, so back off and retry. str(exc) names the call and status, never a body.
             delay = self._backoff.next_delay(view.uid)
             await self._degrade(view, Reason.KUBERNETES_ERROR,
-                                f"A Kubernetes API call failed ({exc.status} {exc.reason}); "
+                                f"A Kubernetes API call failed ({exc}); "
                                 f"retrying in {delay.total_seconds():.0f}s.")
             return Outcome(delay, ready=False)
         self._backoff.reset(view.uid)

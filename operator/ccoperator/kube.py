@@ -1,29 +1,27 @@
 """Kubernetes reads and writes: the managed Secret and the resource's status.
 
-Uses the official `kubernetes` client, whose calls block, so every call runs in a worker
-thread (`asyncio.to_thread`) and never stalls kopf's event loop. Writes are guarded by
-resourceVersion preconditions or create-only semantics, so a concurrent change is a 409 that
-the next reconcile resolves, never a lost update.
+Four calls, made over `kube_http` (aiohttp on the event loop, plain JSON). Writes are guarded
+by resourceVersion preconditions or create-only semantics, so a concurrent change is a 409
+that the next reconcile resolves, never a lost update. Any other failure is a KubeApiError.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-from pydantic import SecretStr
-
+from .kube_http import MERGE_PATCH, KubeApiError, KubeHttp, segment
 from .reconcile import SecretObject
 from .resource import API_VERSION, GROUP, KIND, PLURAL, VERSION
+from .secret_body import is_controlled_by, secret_from_body
+
+__all__ = ["KubeApi", "KubeApiError", "KubeConflict", "Owner", "status_merge_patch"]
 
 
 class KubeConflict(Exception):
-    """The object changed (or appeared) under us; observe again and retry."""
+    """The object changed (or appeared, or went away) under us; observe again and retry."""
 
 
 @dataclass(frozen=True)
@@ -43,48 +41,65 @@ class Owner:
         }
 
 
-def _decode(data: Mapping[str, bytes | str] | None) -> dict[str, str]:
-    return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (data or {}).items()}
+def _secrets_path(namespace: str) -> str:
+    return f"/api/v1/namespaces/{segment(namespace)}/secrets"
 
 
-def _meta(obj: Any) -> k8s.V1ObjectMeta:
-    meta: k8s.V1ObjectMeta | None = obj.metadata
-    if meta is None:  # the API server always sends metadata; the client types it optional
+def _secret_path(namespace: str, name: str) -> str:
+    return f"{_secrets_path(namespace)}/{segment(name)}"
+
+
+def _status_path(namespace: str, name: str) -> str:
+    return (f"/apis/{GROUP}/{VERSION}/namespaces/{segment(namespace)}/{PLURAL}/"
+            f"{segment(name)}/status")
+
+
+def _metadata(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = body.get("metadata")
+    if not isinstance(meta, Mapping):  # the API server always sends metadata
         raise KubeConflict("object without metadata")
     return meta
 
 
-def _is_owned_by(secret: Any, owner_uid: str) -> bool:
-    refs = _meta(secret).owner_references or []
-    return any(ref.uid == owner_uid and ref.controller for ref in refs)
+def _resource_version(body: Mapping[str, Any]) -> str:
+    return str(_metadata(body).get("resourceVersion", ""))
+
+
+def _secret_body(owner: Owner, name: str, data: Mapping[str, str], labels: Mapping[str, str],
+                 annotations: Mapping[str, str], resource_version: str | None
+                 ) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": dict(labels),
+        "annotations": dict(annotations),
+        "ownerReferences": [owner.reference()],
+    }
+    if resource_version is not None:
+        # The precondition: a PUT against any other version is a 409.
+        metadata["resourceVersion"] = resource_version
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
 
 
 class KubeApi:
-    def __init__(self, api_client: k8s.ApiClient) -> None:
-        self._core = k8s.CoreV1Api(api_client)
-        self._custom = k8s.CustomObjectsApi(api_client)
+    """The operator's four Kubernetes calls. Does not own `http`: its creator closes it."""
+
+    def __init__(self, http: KubeHttp) -> None:
+        self._http = http
 
     async def get_secret(
         self, namespace: str, name: str, owner_uid: str, secret_key: str
     ) -> SecretObject | None:
-        try:
-            obj = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        meta = _meta(obj)
-        data = _decode(obj.data)
-        value = data.get(secret_key)
-        return SecretObject(
-            name=name,
-            owned=_is_owned_by(obj, owner_uid),
-            labels=dict(meta.labels or {}),
-            annotations=dict(meta.annotations or {}),
-            data=data,
-            secret_value=SecretStr(value) if value is not None else None,
-            resource_version=meta.resource_version,
-        )
+        body = await self._read_secret(namespace, name)
+        if body is None:
+            return None
+        return secret_from_body(body, owner_uid, secret_key)
 
     async def write_secret(
         self,
@@ -100,80 +115,58 @@ class KubeApi:
         Returns the new resourceVersion. Labels and annotations that others added to our
         Secret are kept; data is exactly what we write.
         """
-        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
         if existing is None:
-            body = k8s.V1Secret(
-                metadata=k8s.V1ObjectMeta(
-                    name=name,
-                    namespace=owner.namespace,
-                    labels=labels,
-                    annotations=annotations,
-                    owner_references=[owner.reference()],
-                ),
-                type="Opaque",
-                data=encoded,
-            )
+            body = _secret_body(owner, name, data, labels, annotations, None)
             try:
-                created = await asyncio.to_thread(
-                    self._core.create_namespaced_secret, owner.namespace, body
-                )
-            except ApiException as exc:
+                created = await self._http.request_json(
+                    "POST", _secrets_path(owner.namespace), body)
+            except KubeApiError as exc:
                 if exc.status == 409:
                     raise KubeConflict(f"Secret {name} appeared while creating it") from None
                 raise
-            return str(_meta(created).resource_version)
-        body = k8s.V1Secret(
-            metadata=k8s.V1ObjectMeta(
-                name=name,
-                namespace=owner.namespace,
-                labels={**existing.labels, **labels},
-                annotations={**existing.annotations, **annotations},
-                owner_references=[owner.reference()],
-                resource_version=existing.resource_version,
-            ),
-            type="Opaque",
-            data=encoded,
-        )
+            return _resource_version(created)
+        body = _secret_body(owner, name, data, {**existing.labels, **labels},
+                            {**existing.annotations, **annotations}, existing.resource_version)
         try:
-            replaced = await asyncio.to_thread(
-                self._core.replace_namespaced_secret, name, owner.namespace, body
-            )
-        except ApiException as exc:
+            replaced = await self._http.request_json(
+                "PUT", _secret_path(owner.namespace, name), body)
+        except KubeApiError as exc:
             if exc.status in (404, 409):
                 raise KubeConflict(f"Secret {name} changed while updating it") from None
             raise
-        return str(_meta(replaced).resource_version)
+        return _resource_version(replaced)
 
     async def delete_secret(self, namespace: str, name: str, owner_uid: str) -> None:
         """Delete a Secret we own; a missing one is fine, a foreign one is left alone."""
-        try:
-            obj = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return
-            raise
-        if not _is_owned_by(obj, owner_uid):
+        body = await self._read_secret(namespace, name)
+        if body is None or not is_controlled_by(body, owner_uid):
             return
-        options = k8s.V1DeleteOptions(
-            preconditions=k8s.V1Preconditions(uid=_meta(obj).uid)
-        )
+        # The uid precondition: if the Secret was deleted and re-created by someone else
+        # since the read, the DELETE is a 409 and theirs stays.
+        options = {"apiVersion": "v1", "kind": "DeleteOptions",
+                   "preconditions": {"uid": _metadata(body).get("uid")}}
         try:
-            await asyncio.to_thread(
-                self._core.delete_namespaced_secret, name, namespace, body=options
-            )
-        except ApiException as exc:
+            await self._http.request("DELETE", _secret_path(namespace, name), options)
+        except KubeApiError as exc:
             if exc.status not in (404, 409):
                 raise
 
     async def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        """Merge-patch the status subresource (never spec); a missing resource is a conflict."""
         try:
-            await asyncio.to_thread(
-                self._custom.patch_namespaced_custom_object_status,
-                GROUP, VERSION, namespace, PLURAL, name, {"status": patch},
-            )
-        except ApiException as exc:
+            await self._http.request("PATCH", _status_path(namespace, name),
+                                     {"status": patch}, content_type=MERGE_PATCH)
+        except KubeApiError as exc:
             if exc.status == 404:
                 raise KubeConflict(f"{KIND} {namespace}/{name} is gone") from None
+            raise
+
+    async def _read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self._http.request_json("GET", _secret_path(namespace, name))
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return None
             raise
 
 
