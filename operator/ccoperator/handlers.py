@@ -88,20 +88,31 @@ async def resource_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_
         )
 
 
+@kopf.index("v1", "secrets", labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})
+async def managed_secrets(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the controller's copy of every managed Secret (controller.SecretCache).
+
+    An index, not an event handler, for kopf's guarantee about indices: no other handler or
+    daemon starts until every index has seen the initial listing. So the passes that verify
+    resources after a start find every Secret here instead of GETting each one. kopf calls
+    this for listed, added and modified Secrets; deletions go through `secret_event`.
+    Returns nothing: kopf keeps no index entries of its own.
+    """
+    _runtime(memo).controller.secret_seen(body)
+
+
 @kopf.on.event("v1", "secrets", labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE})
 async def secret_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-    owner_uid = (body.get("metadata", {}).get("labels") or {}).get(OWNER_UID_LABEL)
-    if owner_uid is None:
-        return
     runtime = _runtime(memo)
     if type == "DELETED":
         runtime.controller.secret_gone(body)
-    elif type in ("ADDED", "MODIFIED"):
-        runtime.controller.secret_seen(body)
+    owner_uid = (body.get("metadata", {}).get("labels") or {}).get(OWNER_UID_LABEL)
+    if owner_uid is None:
+        return
     version = body.get("metadata", {}).get("resourceVersion")
-    # ADDED does not wake: at start-up every Secret arrives as ADDED, and the loops verify
-    # them anyway (from the copy just kept); waking them all would trade the per-tenant list
-    # for one GET per resource.
+    # ADDED (and a listing, type None) does not wake: at start-up every Secret arrives so, and
+    # the loops verify them anyway (from the copy just kept); waking them all would trade the
+    # per-tenant list for one GET per resource.
     if type == "DELETED" or (
         type == "MODIFIED" and not runtime.controller.wrote_secret_version(owner_uid, version)
     ):
