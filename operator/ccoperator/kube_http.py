@@ -53,9 +53,12 @@ class KubeApiError(Exception):
 
 @dataclass(frozen=True)
 class HttpLimits:
-    # Every call is a small object; 30 s means the API server is in trouble, and the caller
-    # backs off. Connect is bounded apart so a dead address fails fast.
-    total_timeout: float = 30.0
+    # No timeout on the whole call: in a burst thousands of passes queue for the pooled
+    # connections, and a total timeout counted that wait (with 9,000 new resources, calls
+    # failed after 30 s in the queue and their resources backed off for minutes). Instead the
+    # connection (TCP and TLS) and each read of the answer are bounded: a dead or stuck API
+    # server still fails a call, a busy pool does not.
+    read_timeout: float = 30.0
     connect_timeout: float = 10.0
     # Bursts reconcile hundreds of objects at once; more connections than this only queue on
     # the API server's side (and its default --max-requests-inflight is 400 for everyone).
@@ -192,10 +195,10 @@ def connect(configuration: Configuration, limits: HttpLimits | None = None) -> K
                                      ssl=ssl_context(configuration))
     session = aiohttp.ClientSession(
         connector=connector,
-        # sock_connect, not connect: waiting for a free pooled connection during a burst is
-        # not a connect failure, and counts toward the total only.
-        timeout=aiohttp.ClientTimeout(total=limits.total_timeout,
-                                      sock_connect=limits.connect_timeout),
+        # sock_connect, not connect: waiting for a free pooled connection is not a connect
+        # failure (see HttpLimits).
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=limits.connect_timeout,
+                                      sock_read=limits.read_timeout),
         headers={"Accept": JSON, "User-Agent": "ccoperator"},
         # The API server sets no cookies; the dummy jar skips cookie handling per request.
         cookie_jar=aiohttp.DummyCookieJar(),

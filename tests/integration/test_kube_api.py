@@ -354,7 +354,7 @@ async def test_a_server_that_never_answers_times_out(kubeconfig: Path, namespace
                                                      silent_port: int) -> None:
     configuration = kube_configuration(str(kubeconfig))
     configuration.host = f"https://127.0.0.1:{silent_port}"
-    limits = HttpLimits(total_timeout=1.0, connect_timeout=0.5)
+    limits = HttpLimits(read_timeout=1.0, connect_timeout=0.5)
     async with kube_api(configuration, limits) as api:
         started = time.monotonic()
         with pytest.raises(KubeApiError) as timed_out:

@@ -80,3 +80,37 @@ def test_an_environment_proxy_is_pinned_once_decided(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("HTTPS_PROXY", "http://other:3128")
     configuration.host = "https://10.0.0.1:443"
     assert configuration.proxy == "http://env-proxy:3128"
+
+
+async def test_waiting_for_a_pooled_connection_is_not_a_timeout() -> None:
+    """Many calls queued on few connections: each answer is prompt once sent, but the last
+    call waits longer than the read timeout for its turn, and must still succeed."""
+    import asyncio
+
+    from aiohttp import web
+    from ccoperator.kube_http import HttpLimits, connect
+
+    async def slow(_: web.Request) -> web.Response:
+        await asyncio.sleep(0.4)
+        return web.json_response({"kind": "Status"})
+
+    app = web.Application()
+    app.router.add_get("/slow", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    configuration = Configuration()
+    configuration.host = f"http://127.0.0.1:{port}"
+    http = connect(configuration, HttpLimits(read_timeout=1.0, connect_timeout=1.0,
+                                             max_connections=1))
+    try:
+        started = asyncio.get_running_loop().time()
+        answers = await asyncio.gather(*(http.request_json("GET", "/slow") for _ in range(5)))
+        waited = asyncio.get_running_loop().time() - started
+    finally:
+        await http.close()
+        await runner.cleanup()
+    assert answers == [{"kind": "Status"}] * 5
+    assert waited >= 1.6  # served one at a time: the last one queued well past 1 s
