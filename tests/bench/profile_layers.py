@@ -16,7 +16,8 @@ from collections import Counter
 from pathlib import Path
 
 LAYERS: list[tuple[str, str]] = [
-    ("Kubernetes client (official client, kube.py)", r"kubernetes/client|urllib3|\(kube\w*\.py:"),
+    ("Kubernetes calls (kube.py, kube_http.py; official client)",
+     r"kubernetes/client|urllib3|\(kube\w*\.py:"),
     ("identity client (httpx/httpcore)",
      r"httpx|httpcore|\((client|transport|tokens|retry|paths|errors|models)\.py:"),
     ("kopf: posting events", r"kopf/_core/engines/posting"),
