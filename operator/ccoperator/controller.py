@@ -266,7 +266,7 @@ class Controller:
         return await self._kube.get_secret(view.namespace, name, view.uid, key)
 
     def secret_seen(self, body: Mapping[str, Any]) -> None:
-        """A managed Secret as a watch event showed it (ADDED or MODIFIED)."""
+        """A managed Secret as the watch showed it (listed, added or modified)."""
         self._secrets.seen(body)
 
     def secret_gone(self, body: Mapping[str, Any]) -> None:

@@ -36,7 +36,7 @@ class SecretCache:
         return str(meta.get("namespace", "")), str(meta.get("name", ""))
 
     def seen(self, body: Mapping[str, Any]) -> None:
-        """A watch event (ADDED or MODIFIED) showed this body."""
+        """The watch showed this body (initial listing, ADDED or MODIFIED)."""
         meta = body.get("metadata") or {}
         # Keep only what reading a SecretObject needs: a watch body also carries
         # managedFields, which are most of its size.
