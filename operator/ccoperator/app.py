@@ -52,7 +52,7 @@ class NoDiffBaseStorage(kopf.DiffBaseStorage):
         return cast(kopf.BodyEssence, {})
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
-        return cast(kopf.BodyEssence, {})
+        return self.build(body=body)
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
         return None

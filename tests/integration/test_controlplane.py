@@ -76,16 +76,6 @@ def widget_crd(control_plane: Cluster) -> Iterator[None]:
     control_plane.kubectl("delete", "-f", str(CRD_FILE), "--wait=false", check=False)
 
 
-@pytest.fixture
-def objects(k8s_api: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(k8s_api)
-
-
-@pytest.fixture
-def core(k8s_api: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(k8s_api)
-
-
 def test_version_is_the_pinned_release(control_plane: Cluster) -> None:
     if os.environ.get(ENV_KUBECONFIG):
         pytest.skip("external cluster: version is whatever it runs")

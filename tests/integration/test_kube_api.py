@@ -54,16 +54,6 @@ async def admin(kubeconfig: Path) -> AsyncIterator[KubeApi]:
 
 
 @pytest.fixture
-def objects(k8s_api: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(k8s_api)
-
-
-@pytest.fixture
-def core(k8s_api: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(k8s_api)
-
-
-@pytest.fixture
 def make_owner(crd: str, objects: client.CustomObjectsApi,
                namespace: str) -> Callable[[str], Owner]:
     """A real ClientCredentialClient to own Secrets: an ownerReference to a uid that does not
