@@ -1,0 +1,105 @@
+"""Build the outside tools that judge the project (helm, promtool, checkers) from Go modules.
+
+Like the control plane (build.py), each tool is built once per pinned version into
+`~/.cache/ccoperator/tools/<name>-<version>/` and reused by tests, CI and `make` targets:
+
+    python -m tests.controlplane.gotools helm promtool   # build what is missing, print paths
+    python -m tests.controlplane.gotools --print helm     # only print where it is (no build)
+
+Two kinds of tool:
+- a published command (`helm.sh/helm/v3/cmd/helm@v3.22.0`): built with `go install`;
+- a program of this repository (a folder with its own go.mod and go.sum, e.g. a checker that
+  embeds gopher-lua or kstatus): built with `go build`, cached under a digest of its sources,
+  so editing the program rebuilds it and nothing else does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import build  # type: ignore[import-not-found,no-redef]
+else:
+    from . import build
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class GoTool:
+    """A published Go command (`package@version`), or a program folder in this repository."""
+
+    name: str
+    package: str | None = None  # e.g. "helm.sh/helm/v3/cmd/helm"
+    version: str | None = None  # e.g. "v3.22.0"
+    source: Path | None = None  # a folder of this repository holding go.mod, go.sum, *.go
+
+    def tag(self) -> str:
+        if self.source is not None:
+            digest = hashlib.sha256()
+            for path in sorted(self.source.rglob("*")):
+                if path.is_file():
+                    digest.update(str(path.relative_to(self.source)).encode())
+                    digest.update(path.read_bytes())
+            return f"{self.name}-src-{digest.hexdigest()[:12]}"
+        return f"{self.name}-{self.version}"
+
+
+# The one place tool versions are pinned. Add a tool here; everything else finds it by name.
+TOOLS: dict[str, GoTool] = {}
+
+
+def register(tool: GoTool) -> GoTool:
+    TOOLS[tool.name] = tool
+    return tool
+
+
+def cache_root() -> Path:
+    return build.cache_root().parent / "tools"
+
+
+def path(name: str) -> Path:
+    tool = TOOLS[name]
+    return cache_root() / tool.tag() / name
+
+
+def ensure(name: str) -> Path:
+    """Build `name` if its pinned version is not in the cache; return the binary's path."""
+    tool = TOOLS[name]
+    out = path(name)
+    if os.access(out, os.X_OK):
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    if tool.source is not None:
+        build._run(f"{name}: build", ["go", "build", "-trimpath", "-ldflags", "-s -w",
+                                       "-o", str(partial), "."], tool.source)
+    else:
+        assert tool.package and tool.version, f"{name}: package and version are required"
+        gobin = out.parent / "gobin"
+        env_cmd = ["env", f"GOBIN={gobin}", "go", "install", "-trimpath", "-ldflags", "-s -w",
+                   f"{tool.package}@{tool.version}"]
+        build._run(f"{name}: go install", env_cmd, out.parent)
+        (gobin / Path(tool.package).name).rename(partial)
+    partial.rename(out)  # atomic: a half-built binary is never found as done
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--print", action="store_true", help="print paths, build nothing")
+    parser.add_argument("names", nargs="*", help=f"tools (default: all of {sorted(TOOLS)})")
+    args = parser.parse_args()
+    for name in args.names or sorted(TOOLS):
+        print(path(name) if args.print else ensure(name))
+
+
+if __name__ == "__main__":
+    main()
