@@ -1,7 +1,18 @@
-"""pytest plugin: the ClientCredentialClient CRD installed on the session's control plane."""
+"""pytest plugin: the operator's CRDs installed on the session's control plane, and tenants.
+
+Fixtures
+    crd            session   the three CRDs (ClientCredentialClient and the tenant kinds)
+    e2e_tenant     session   ClusterIdentityTenant "e2e": the simulator's admin tenant, every
+                             namespace, every role of it, adoption allowed (what the tests
+                             that are not about policy assume); its name
+    cluster_tenant function  make a ClusterIdentityTenant (deleted after the test):
+                             cluster_tenant(name, tenantId=..., **spec) -> name
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +20,54 @@ import pytest
 
 from tests.controlplane.cluster import wait_crd_established
 
-CRD_NAME = "clientcredentialclients.identity.ccoperator.io"
-CRD_FILE = Path(__file__).resolve().parents[1] / "crds" / "clientcredentialclients.yaml"
+CRD_DIR = Path(__file__).resolve().parents[1] / "crds"
+CRD_NAMES = tuple(f"{plural}.identity.ccoperator.io" for plural in (
+    "clientcredentialclients", "clusteridentitytenants", "identitytenants"))
+CRD_NAME = CRD_NAMES[0]
+E2E_TENANT = "e2e"
 
 
 @pytest.fixture(scope="session")
 def crd(control_plane: Any) -> str:
-    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
-    wait_crd_established(control_plane, CRD_NAME)
+    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(CRD_DIR))
+    for name in CRD_NAMES:
+        wait_crd_established(control_plane, name)
     return CRD_NAME
+
+
+def apply_object(control_plane: Any, obj: dict[str, Any]) -> None:
+    control_plane.kubectl("apply", "-f", "-", input=json.dumps(obj))
+
+
+def cluster_tenant_object(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "identity.ccoperator.io/v1alpha1", "kind": "ClusterIdentityTenant",
+            "metadata": {"name": name}, "spec": spec}
+
+
+@pytest.fixture(scope="session")
+def e2e_tenant(control_plane: Any, crd: str, sim_process: Any) -> str:
+    apply_object(control_plane, cluster_tenant_object(E2E_TENANT, {
+        "tenantId": sim_process.admin_tenant_id,
+        "namespaceSelector": {},
+        "allowedRoleIds": sorted(set(sim_process.roles.values())),
+        "adoption": "Allow",
+    }))
+    return E2E_TENANT
+
+
+@pytest.fixture
+def cluster_tenant(control_plane: Any, crd: str, sim_process: Any
+                   ) -> Iterator[Callable[..., str]]:
+    made: list[str] = []
+
+    def make(name: str, **spec: Any) -> str:
+        full = {"tenantId": sim_process.admin_tenant_id, "namespaceSelector": {},
+                "allowedRoleIds": sorted(set(sim_process.roles.values())), **spec}
+        apply_object(control_plane, cluster_tenant_object(name, full))
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        control_plane.kubectl("delete", "clusteridentitytenant", name, "--wait=false",
+                              check=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -20,13 +21,20 @@ from kubernetes import config as k8s_config
 
 from . import handlers, metrics
 from .controller import Controller
+from .gate import Gate
 from .identity import IdentityClient, IdentityConfig
 from .kube import KubeApi
-from .kube_http import connect
+from .kube_http import connect, segment
 from .logs import configure_logging
-from .resource import FINALIZER, GROUP
+from .ownership import ClaimIndex
+from .remote import RemoteReader
+from .resource import FINALIZER, GROUP, PLURAL, VERSION
 from .runtime import RESYNC_JITTER, Runtime
 from .settings import Settings
+from .tenants.checker import TenantChecker
+from .tenants.connections import ConnectionPool
+from .tenants.credentials import Credentials
+from .tenants.registry import TenantRegistry
 
 log = logging.getLogger("ccoperator")
 
@@ -102,12 +110,13 @@ def kube_configuration(config_file: str | None = None) -> k8s.Configuration:
     return configuration
 
 
-def identity_config(ours: Settings) -> IdentityConfig:
+def identity_config(ours: Settings, credentials: Credentials) -> IdentityConfig:
     return IdentityConfig(
-        base_url=ours.identity_url,
-        client_id=ours.resolved_client_id(),
-        client_secret=ours.resolved_client_secret(),
-        token_url=ours.token_url,
+        base_url=credentials.identity_url,
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
+        # The configured token endpoint belongs to the default service; others discover.
+        token_url=ours.token_url if credentials.identity_url == ours.identity_url else None,
         read_timeout=ours.identity_timeout,
         max_concurrency=ours.identity_concurrency,
         max_connections=max(ours.identity_concurrency, 10),
@@ -115,35 +124,93 @@ def identity_config(ours: Settings) -> IdentityConfig:
     )
 
 
+class OwnCredentials:
+    """The operator's own client (settings, or files from a mounted Secret), re-read at most
+    every `ttl` seconds so that a rotated Secret is picked up without a restart."""
+
+    def __init__(self, ours: Settings, ttl: float = 30.0) -> None:
+        self._ours = ours
+        self._ttl = ttl
+        self._read_at = -ttl
+        self._value: Credentials | None = None
+
+    def __call__(self) -> Credentials | None:
+        if not self._ours.has_own_credentials:
+            return None
+        now = time.monotonic()
+        if now - self._read_at >= self._ttl:
+            try:
+                self._value = Credentials(self._ours.identity_url or "",
+                                          self._ours.resolved_client_id(),
+                                          self._ours.resolved_client_secret())
+            except OSError as exc:
+                log.warning("cannot read the operator's own credentials: %s", exc)
+            self._read_at = now
+        return self._value
+
+
+async def prime_claims(kube: KubeApi, claims: ClaimIndex, gate: Gate,
+                       namespaces: Iterable[str]) -> int:
+    """Every ClientCredentialClient's recorded client id, before any watch starts."""
+    base = f"/apis/{GROUP}/{VERSION}"
+    scopes = list(namespaces)
+    paths = ([f"{base}/namespaces/{segment(ns)}/{PLURAL}" for ns in scopes]
+             if scopes else [f"{base}/{PLURAL}"])
+    count = 0
+    for path in paths:
+        for body in await kube.list_objects(path):
+            gate.observe_resource(body)
+            count += 1
+    return count
+
+
 async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
               ready_flag: asyncio.Event | None = None) -> None:
     configure_logging(ours.log_format, ours.log_level)
-    identity = IdentityClient(identity_config(ours), on_call=metrics.observe_identity_call)
     kube_http = connect(kube_configuration())
+    kube = KubeApi(kube_http)
+    # A resync wave spreads over +-10% of the period (runtime.RESYNC_JITTER): a snapshot
+    # that serves the whole wave and is listed again for the next one costs about one
+    # list per tenant per period, and shows drift at most about two periods late.
+    snapshot_max_age = ours.resync.total_seconds() * (1 - RESYNC_JITTER)
+
+    def make_identity(credentials: Credentials) -> tuple[IdentityClient, RemoteReader]:
+        identity = IdentityClient(identity_config(ours, credentials),
+                                  on_call=metrics.observe_identity_call)
+        return identity, RemoteReader(identity, max_age=snapshot_max_age)
+
+    pool = ConnectionPool(make_identity)
+    registry = TenantRegistry(kube, pool, default_url=ours.identity_url,
+                              own=OwnCredentials(ours), operator_namespace=ours.namespace)
+    claims = ClaimIndex()
+    gate = Gate(registry, claims, default_lifetime=ours.default_lifetime)
     controller = Controller(
-        identity=identity,
-        kube=KubeApi(kube_http),
+        gate=gate,
+        kube=kube,
         events=handlers.post_event,
-        identity_url=ours.identity_url,
-        default_lifetime=ours.default_lifetime,
         grace_period=ours.grace_period,
         resync=ours.resync,
-        # A resync wave spreads over +-10% of the period (runtime.RESYNC_JITTER): a snapshot
-        # that serves the whole wave and is listed again for the next one costs about one
-        # list per tenant per period, and shows drift at most about two periods late.
-        snapshot_max_age=ours.resync.total_seconds() * (1 - RESYNC_JITTER),
     )
     runtime = Runtime(controller, ours.resync)
+    gate.poke = runtime.poke
+    checker = TenantChecker(registry, kube, period=ours.tenant_check.total_seconds())
+    background: list[asyncio.Task[None]] = []
 
     @kopf.on.startup()
     async def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_kopf(settings, ours)
-        token_url = await identity.discover_token_url()
-        log.info("identity service %s, token endpoint %s", ours.identity_url, token_url)
+        # Before any watch starts: every tenant object, namespace and recorded client id,
+        # so the first passes decide on the whole picture (ownership.py).
+        await registry.prime(ours.namespaces)
+        resources = await prime_claims(kube, claims, gate, ours.namespaces)
+        log.info("%d tenant objects, %d resources; default identity service %s",
+                 len(registry.tenant_keys()), resources, ours.identity_url or "(none)")
+        background.append(asyncio.create_task(checker.run()))
 
-    @kopf.on.probe(id="identity")
-    async def _probe(**_: Any) -> str | None:
-        return identity.token_url
+    @kopf.on.cleanup()
+    async def _cleanup(**_: Any) -> None:
+        for task in background:
+            task.cancel()
 
     if ours.metrics_port:
         metrics.serve(ours.metrics_port, ours.bind_address)
@@ -155,12 +222,14 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
             namespaces=ours.namespaces,
             standalone=True,
             liveness_endpoint=liveness,
-            memo=kopf.Memo(runtime=runtime),
+            memo=kopf.Memo(runtime=runtime, gate=gate),
             stop_flag=stop_flag,
             ready_flag=ready_flag,
         )
     finally:
+        for task in background:
+            task.cancel()
         with contextlib.suppress(Exception):
-            await identity.aclose()
+            await pool.aclose()
         with contextlib.suppress(Exception):
             await kube_http.close()

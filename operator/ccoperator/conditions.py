@@ -26,6 +26,11 @@ class Reason(StrEnum):
     FORBIDDEN = "Forbidden"
     INVALID_SPEC = "InvalidSpec"
     UNAUTHORIZED = "Unauthorized"
+    # Ready=False, refused by policy before any identity call (policy.py); needs the user
+    TENANT_REF_NOT_FOUND = "TenantRefNotFound"
+    TENANT_NOT_ALLOWED = "TenantNotAllowed"
+    POLICY_DENIED = "PolicyDenied"
+    CLIENT_ID_RESERVED = "ClientIdReserved"
     # Ready=False, retried automatically with backoff
     IDENTITY_UNAVAILABLE = "IdentityUnavailable"
     KUBERNETES_ERROR = "KubernetesError"
@@ -52,3 +57,13 @@ def ready_condition(
         last_transition_time=since,
         observed_generation=generation,
     )
+
+
+class TenantReason(StrEnum):
+    """Ready reasons of the tenant kinds (ClusterIdentityTenant, IdentityTenant)."""
+
+    TENANT_READY = "TenantReady"
+    CREDENTIALS_NOT_FOUND = "CredentialsNotFound"
+    UNAUTHORIZED = "Unauthorized"
+    TENANT_NOT_FOUND = "TenantNotFound"
+    IDENTITY_UNAVAILABLE = "IdentityUnavailable"

@@ -23,15 +23,15 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from . import failpoints, metrics
+from . import failpoints, metrics, policy
 from . import reconcile as rc
 from .conditions import Reason, ready_condition
+from .gate import Admitted, Gate
 from .identity import (
     ClientCreate,
     ClientDto,
     Conflict,
     Forbidden,
-    IdentityClient,
     IdentityError,
     InvalidInput,
     NotFound,
@@ -42,7 +42,6 @@ from .identity import (
     Unauthorized,
 )
 from .kube import KubeApi, KubeApiError, KubeConflict, Owner, status_merge_patch
-from .remote import RemoteReader
 from .resource import (
     ROTATE_ANNOTATION,
     SECRET_EXPIRES_ANNOTATION,
@@ -55,6 +54,7 @@ from .resource import (
     RetiringSecret,
 )
 from .secret_cache import SecretCache
+from .tenants.credentials import CredentialsProblem
 
 log = logging.getLogger("ccoperator.controller")
 
@@ -123,25 +123,19 @@ class Controller:
     def __init__(
         self,
         *,
-        identity: IdentityClient,
+        gate: Gate,
         kube: KubeApi,
         events: EventSink,
-        identity_url: str,
-        default_lifetime: timedelta | None,
         grace_period: timedelta,
         resync: timedelta,
-        snapshot_max_age: float = 60.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._identity = identity
+        self._gate = gate
         self._kube = kube
         self._events = events
-        self._identity_url = identity_url
-        self._default_lifetime = default_lifetime
         self._grace = grace_period
         self._resync = resync
         self._clock = clock
-        self._remote = RemoteReader(identity, max_age=snapshot_max_age)
         self._secrets = SecretCache()
         self._backoff = _Backoff()
         # The operator is the only writer of status: what we wrote last is newer than any
@@ -153,11 +147,12 @@ class Controller:
         # holding a stale view of a deleted resource is gone within seconds.
         self._finalized: OrderedDict[str, None] = OrderedDict()
 
-    async def context(self) -> rc.Context:
+    async def context(self, admitted: Admitted) -> rc.Context:
+        connection = admitted.connection
         return rc.Context(
-            identity_url=self._identity_url,
-            token_url=await self._identity.discover_token_url(),
-            default_lifetime=self._default_lifetime,
+            identity_url=connection.identity_url,
+            token_url=await connection.identity.discover_token_url(),
+            default_lifetime=admitted.default_lifetime,
             grace_period=self._grace,
             resync=self._resync,
         )
@@ -196,9 +191,10 @@ class Controller:
         except Unauthorized as exc:
             delay = self._backoff.next_delay(view.uid)
             await self._degrade(view, Reason.UNAUTHORIZED,
-                                "The identity service rejected the operator's own credentials "
-                                f"({exc}); check CCOPERATOR_CLIENT_ID and "
-                                "CCOPERATOR_CLIENT_SECRET.")
+                                "The identity service rejected the credentials of the tenant "
+                                f"object {spec.tenant_ref.kind} {spec.tenant_ref.name!r} "
+                                f"({exc}); check its credentials Secret (or the operator's "
+                                "CCOPERATOR_CLIENT_ID/_SECRET when it names none).")
             return Outcome(delay, ready=False)
         except KubeConflict as exc:
             log.info("%s/%s: %s; reconciling again", view.namespace, view.name, exc)
@@ -217,13 +213,47 @@ class Controller:
     async def _reconcile(
         self, view: ResourceView, spec: ClientSpec, status: ClientStatus, cause: Cause
     ) -> Outcome:
-        ctx = await self.context()
+        # Policy first: a refused pass makes no identity call at all.
+        admitted = await self._gate.admit(uid=view.uid, namespace=view.namespace, spec=spec,
+                                          status=status)
+        if isinstance(admitted, policy.Denial):
+            return await self._refused(view, status, admitted)
+        if isinstance(admitted, CredentialsProblem):
+            delay = self._backoff.next_delay(view.uid)
+            await self._degrade(view, Reason.UNAUTHORIZED,
+                                f"The tenant object {spec.tenant_ref.kind} "
+                                f"{spec.tenant_ref.name!r} has no usable credentials: "
+                                f"{admitted.message}")
+            return Outcome(delay, ready=False)
         try:
-            remote_observed, remote = await self._observe_remote(spec, status, view, cause)
+            return await self._reconcile_admitted(view, spec, status, cause, admitted)
+        except Unauthorized:
+            # Perhaps the credentials Secret changed: read it again now, not at the next check.
+            await self._gate.registry.refresh_credentials(admitted.key)
+            raise
+
+    async def _refused(self, view: ResourceView, status: ClientStatus,
+                       denial: policy.Denial) -> Outcome:
+        metrics.observe_denial(denial.reason.value)
+        if denial.reason is Reason.CLIENT_ID_TAKEN and status.client_id is not None:
+            # We recorded an id another resource keeps: let go of it, so that deleting this
+            # resource can never delete the other one's client.
+            status = status.model_copy(update={"client_id": None, "adopted": False})
+        await self._write_status(view, status, False, denial.reason, denial.message)
+        return Outcome(self._resync, ready=False)
+
+    async def _reconcile_admitted(
+        self, view: ResourceView, spec: ClientSpec, status: ClientStatus, cause: Cause,
+        admitted: Admitted,
+    ) -> Outcome:
+        ctx = await self.context(admitted)
+        try:
+            remote_observed, remote = await self._observe_remote(admitted, spec, status, view,
+                                                                 cause)
         except RETRYABLE:
             raise  # reconcile() backs off; a working client stays Ready meanwhile
         except IdentityError as exc:
-            return await self._permanent(view, status, spec, exc)
+            return await self._permanent(view, status, admitted.tenant_id, exc)
         secret = await self._observe_secret(view, spec, cause)
         observed = rc.Observed(
             name=view.name,
@@ -232,6 +262,7 @@ class Controller:
             generation=view.generation,
             spec=spec,
             status=status,
+            tenant_id=admitted.tenant_id,
             rotate_request=view.annotations.get(ROTATE_ANNOTATION),
             remote_observed=remote_observed,
             remote=remote,
@@ -243,12 +274,12 @@ class Controller:
             await self._write_status(view, status, False, plan.blocked.reason, plan.blocked.message)
             return Outcome(self._resync, ready=False)
         try:
-            return await self._execute(observed, plan, ctx)
+            return await self._execute(observed, plan, ctx, admitted)
         except RETRYABLE:
             raise
         except IdentityError as exc:
             latest = self._written_status.get(view.uid, status)
-            return await self._permanent(view, latest, spec, exc)
+            return await self._permanent(view, latest, admitted.tenant_id, exc)
 
     async def _observe_secret(
         self, view: ResourceView, spec: ClientSpec, cause: Cause
@@ -273,20 +304,24 @@ class Controller:
         self._secrets.gone(body)
 
     async def _observe_remote(
-        self, spec: ClientSpec, status: ClientStatus, view: ResourceView, cause: Cause
+        self, admitted: Admitted, spec: ClientSpec, status: ClientStatus, view: ResourceView,
+        cause: Cause,
     ) -> tuple[bool, rc.RemoteClient | None]:
         if not rc.needs_remote(spec, status):
             return False, None
-        client_id = status.client_id or spec.desired_client_id(view.uid)
+        remote, tenant = admitted.connection.remote, admitted.tenant_id
         if cause is Cause.CHANGE or status.client_id is None:
-            return True, await self._remote.get(spec.tenant_id, client_id)
-        return True, await self._remote.get_cached(spec.tenant_id, client_id,
-                                                   since_start=cause is Cause.RESUME)
+            return True, await remote.get(tenant, admitted.client_id)
+        return True, await remote.get_cached(tenant, admitted.client_id,
+                                             since_start=cause is Cause.RESUME)
 
-    async def _execute(self, o: rc.Observed, plan: rc.Plan, ctx: rc.Context) -> Outcome:
+    async def _execute(self, o: rc.Observed, plan: rc.Plan, ctx: rc.Context,
+                       admitted: Admitted) -> Outcome:
         status = o.status
         spec = o.spec
-        tenant = spec.tenant_id
+        tenant = o.tenant_id
+        identity = admitted.connection.identity
+        remote = admitted.connection.remote
         now = o.now
         if plan.record_intent:
             status = status.model_copy(update={
@@ -305,7 +340,7 @@ class Controller:
         expires_at = now + lifetime if lifetime is not None else None
         if plan.create:
             try:
-                created = await self._identity.create_client(tenant, ClientCreate(
+                created = await identity.create_client(tenant, ClientCreate(
                     client_id=plan.client_id,
                     name=spec.display_name(o.name),
                     role_ids=list(spec.role_ids),
@@ -325,13 +360,13 @@ class Controller:
                     return Outcome(ctx.resync, ready=False)
                 # Our uid-derived id: an earlier POST of ours landed but its answer was lost.
                 # The client is ours, its first secret unknown: issue one, revoke the rest.
-                credential = await self._issue(o, plan.client_id, expires_at)
+                credential = await self._issue(o, admitted, expires_at)
                 revoke_unknown = True
             else:
                 credential = Credential(created.client_secret, created.secret_id,
                                         created.secret_expiration_date)
                 failpoints.hit(failpoints.AFTER_CREATE_ANSWER)
-                self._remote.remember(tenant, rc.desired_remote(o, plan.client_id))
+                remote.remember(tenant, rc.desired_remote(o, plan.client_id))
             if plan.recreate:
                 self._event(o, True, "Recreated",
                             f"Client {plan.client_id!r} was missing from tenant {tenant!r} and "
@@ -341,13 +376,13 @@ class Controller:
                             f"Created client {plan.client_id!r} in tenant {tenant!r}.")
 
         if plan.update is not None:
-            await self._identity.update_client(tenant, plan.client_id, ClientDto(
+            await identity.update_client(tenant, plan.client_id, ClientDto(
                 client_id=plan.client_id,
                 name=plan.update.name,
                 role_ids=sorted(plan.update.role_ids),
                 enabled=plan.update.enabled,
             ))
-            self._remote.remember(tenant, plan.update)
+            remote.remember(tenant, plan.update)
             self._event(o, False, "Updated" if not plan.adopt else "Adopted",
                         f"Client {plan.client_id!r} updated to match the spec."
                         if not plan.adopt else f"Adopted existing client {plan.client_id!r}.")
@@ -355,7 +390,7 @@ class Controller:
             self._event(o, False, "Adopted", f"Adopted existing client {plan.client_id!r}.")
 
         if plan.issue_secret is not None and credential is None:
-            credential = await self._issue(o, plan.client_id, expires_at)
+            credential = await self._issue(o, admitted, expires_at)
 
         current = status.current_secret
         retiring = list(status.retiring_secrets)
@@ -386,7 +421,7 @@ class Controller:
         if plan.delete_old_secret:
             await self._kube.delete_secret(o.namespace, plan.delete_old_secret, o.uid)
 
-        revoked = await self._revoke(o, plan, current, retiring, revoke_unknown)
+        revoked = await self._revoke(o, admitted, plan, current, retiring, revoke_unknown)
         retiring = [r for r in retiring if r.id not in revoked]
 
         final = status.model_copy(update={
@@ -416,9 +451,10 @@ class Controller:
     def _secret_description(self, o: rc.Observed) -> str:
         return o.spec.secret.description or f"ccoperator {o.namespace}/{o.name}"
 
-    async def _issue(self, o: rc.Observed, client_id: str,
+    async def _issue(self, o: rc.Observed, admitted: Admitted,
                      expires_at: datetime | None) -> Credential:
-        added = await self._identity.add_secret(o.spec.tenant_id, client_id, SecretCreate(
+        identity = admitted.connection.identity
+        added = await identity.add_secret(o.tenant_id, admitted.client_id, SecretCreate(
             description=self._secret_description(o), expiration=expires_at))
         if added.value is None:
             # The secret exists remotely but we never saw its value: the next pass finds the
@@ -458,23 +494,25 @@ class Controller:
     async def _revoke(
         self,
         o: rc.Observed,
+        admitted: Admitted,
         plan: rc.Plan,
         current: CurrentSecret | None,
         retiring: list[RetiringSecret],
         revoke_unknown: bool,
     ) -> set[int]:
-        tenant = o.spec.tenant_id
+        tenant = o.tenant_id
+        identity = admitted.connection.identity
         targets = set(plan.revoke_now)
         if revoke_unknown and current is not None:
             # Valid secrets are the one in the Secret and those in their grace period; any
             # other one came from an answer we never saw and nobody holds its value.
             keep = {current.id, *(r.id for r in retiring)}
-            remote = await self._identity.list_secrets(tenant, plan.client_id)
+            remote = await identity.list_secrets(tenant, plan.client_id)
             targets |= {s.id for s in remote if s.id not in keep}
         revoked: set[int] = set()
         for secret_id in sorted(targets):
             with contextlib.suppress(NotFound):  # already gone: that is what we wanted
-                await self._identity.delete_secret(tenant, plan.client_id, secret_id)
+                await identity.delete_secret(tenant, plan.client_id, secret_id)
             revoked.add(secret_id)
         return revoked
 
@@ -533,16 +571,15 @@ class Controller:
         except Exception:
             log.exception("%s/%s: could not write status", view.namespace, view.name)
 
-    async def _permanent(self, view: ResourceView, status: ClientStatus, spec: ClientSpec,
+    async def _permanent(self, view: ResourceView, status: ClientStatus, tenant: str,
                          exc: IdentityError) -> Outcome:
-        tenant = spec.tenant_id
         if isinstance(exc, TenantNotFound):
             reason, message = Reason.TENANT_NOT_FOUND, (
-                f"Tenant {tenant!r} does not exist in the identity service. spec.tenantId is "
-                "immutable: recreate this resource with the right tenant.")
+                f"Tenant {tenant!r} does not exist in the identity service. Fix the tenant "
+                "object's spec.tenantId (immutable: recreate it).")
         elif isinstance(exc, Forbidden):
             reason, message = Reason.FORBIDDEN, (
-                f"The operator's client may not manage clients in tenant {tenant!r} "
+                f"The tenant object's client may not manage clients in tenant {tenant!r} "
                 f"({exc}). Grant it the Account Administrator role there.")
         elif isinstance(exc, InvalidInput):
             reason, message = Reason.INVALID_SPEC, (
@@ -576,28 +613,46 @@ class Controller:
         self._finalized[view.uid] = None
         while len(self._finalized) > FINALIZED_MEMORY:
             self._finalized.popitem(last=False)
-        client_id = status.client_id
-        if spec.deletion_policy is DeletionPolicy.ORPHAN or client_id is None:
+        client_id, tenant = status.client_id, status.tenant_id
+        if spec.deletion_policy is DeletionPolicy.ORPHAN or client_id is None or tenant is None:
             self.forget(view.uid)
             return
+        if not self._gate.owns(view.uid, tenant, client_id) or (
+                client_id in self._gate.registry.reserved_ids()):
+            # Another resource keeps this client, or the operator acts with it: never ours to
+            # delete, whatever this resource's status says.
+            log.warning("%s/%s: not deleting client %r: this resource does not own it",
+                        view.namespace, view.name, client_id)
+            self.forget(view.uid)
+            return
+        key = policy.tenant_key(spec.tenant_ref, view.namespace)
+        connection = await self._gate.registry.connection(key)
         try:
-            await self._identity.delete_client(spec.tenant_id, client_id)
+            if isinstance(connection, CredentialsProblem):
+                raise CannotDelete(f"{key} cannot act: {connection.message}")
+            await connection.identity.delete_client(tenant, client_id)
         except NotFound:
             pass  # client or tenant already gone: nothing left to delete
         except (Transient, OutcomeUnknown):
             raise
-        except IdentityError as exc:
+        except (IdentityError, CannotDelete) as exc:
             message = (f"Could not delete client {client_id!r} from tenant "
-                       f"{spec.tenant_id!r}: {exc}. Retrying; set "
+                       f"{tenant!r}: {exc}. Retrying; set "
                        "spec.deletionPolicy: Orphan to keep the remote client and let the "
                        "resource go.")
             with contextlib.suppress(KubeConflict):
                 await self._write_status(view, status, False, Reason.DELETE_FAILED, message)
             raise
-        self._remote.forget(spec.tenant_id, client_id)
+        assert not isinstance(connection, CredentialsProblem)
+        connection.remote.forget(tenant, client_id)
         self._event(view, False, "Deleted",
-                    f"Deleted client {client_id!r} from tenant {spec.tenant_id!r}.")
+                    f"Deleted client {client_id!r} from tenant {tenant!r}.")
         self.forget(view.uid)
+
+
+class CannotDelete(Exception):
+    """The remote client cannot be deleted now (its tenant object is gone or has no usable
+    credentials); retried like an identity failure."""
 
 
 def _first_line(exc: Exception) -> str:

@@ -116,8 +116,8 @@ def main(argv: list[str]) -> int:
         _say(f"kube-apiserver {plane.server} up in {plane.startup_seconds:.1f}s")
         _say(f"identity simulator {sim.base_url} (tenant demo-tenant)")
         plane.kubectl("apply", "-k", str(REPO / "crds"))
-        cluster_module.wait_crd_established(plane,
-                                            "clientcredentialclients.identity.ccoperator.io")
+        for plural in ("clientcredentialclients", "clusteridentitytenants", "identitytenants"):
+            cluster_module.wait_crd_established(plane, f"{plural}.identity.ccoperator.io")
         plane.kubectl("create", "namespace", NAMESPACE)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CCOPERATOR_")},
@@ -128,18 +128,22 @@ def main(argv: list[str]) -> int:
             "CCOPERATOR_BIND_ADDRESS": "127.0.0.1",
             "CCOPERATOR_LIVENESS_PORT": "0",
             "CCOPERATOR_METRICS_PORT": "0",
+            "CCOPERATOR_TENANT_CHECK_PERIOD": "10s",
         }
         log_path = workdir / "operator.log"
         with _operator(env, log_path) as proc:
             _say(f"operator running (pid {proc.pid}, log {log_path})")
+            # examples/tenant.yaml declares the ClusterIdentityTenant the clients name.
             examples = sorted((REPO / "examples").glob("*.yaml"))
             plane.kubectl("apply", "-n", NAMESPACE, *(f"-f={p}" for p in examples))
-            names = [json.loads(plane.kubectl("create", "--dry-run=client", "-o", "json",
-                                              "-f", str(p)).stdout)["metadata"]["name"]
-                     for p in examples]
+            objects = [json.loads(plane.kubectl("create", "--dry-run=client", "-o", "json",
+                                                "-f", str(p)).stdout) for p in examples]
+            names = [o["metadata"]["name"] for o in objects
+                     if o["kind"] == "ClientCredentialClient"]
             ready = _wait_ready(plane, names, args.timeout)
             _say(f"all {len(ready)} examples Ready, {time.monotonic() - started:.0f}s "
                  "after start\n")
+            print(plane.kubectl("get", "cit", "-o", "wide").stdout)
             print(plane.kubectl("get", "ccc", "-n", NAMESPACE, "-o", "wide").stdout)
             for obj in ready.values():
                 _show_secret(plane, obj)

@@ -2,7 +2,9 @@
 
 - a daemon per ClientCredentialClient runs its reconcile loop (runtime.py);
 - raw watch events on the resource and on managed Secrets wake that loop;
-- the deletion handler (which makes kopf keep the finalizer) deletes the remote client.
+- the deletion handler (which makes kopf keep the finalizer) deletes the remote client;
+- raw watch events on tenant objects and namespaces feed the tenant registry, whose
+  listeners wake the resources a change concerns.
 No kopf change handlers (on.create/on.update) are used: they would write kopf's own
 bookkeeping annotations on every change, and the loop already reacts to every change.
 """
@@ -13,7 +15,9 @@ from typing import Any, cast
 
 import kopf
 
-from .controller import ResourceView
+from .api.tenants import CLUSTER_KIND, CLUSTER_PLURAL, NAMESPACED_KIND, NAMESPACED_PLURAL
+from .controller import CannotDelete, ResourceView
+from .gate import Gate
 from .identity import IdentityError
 from .resource import (
     API_VERSION,
@@ -36,6 +40,13 @@ def _runtime(memo: Any) -> Runtime:
     if not isinstance(runtime, Runtime):
         raise kopf.PermanentError("operator runtime is not initialised")
     return runtime
+
+
+def _gate(memo: Any) -> Gate:
+    gate = memo.get("gate")
+    if not isinstance(gate, Gate):
+        raise kopf.PermanentError("operator gate is not initialised")
+    return gate
 
 
 def view_of(body: kopf.Body) -> ResourceView:
@@ -78,10 +89,15 @@ async def reconcile_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kop
 
 @kopf.on.event(*RESOURCE)
 async def resource_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    meta = body.get("metadata", {})
+    if type == "DELETED":
+        _gate(memo).resource_gone(meta.get("uid", ""))
+        return
+    # Which tenant it names and which client id its status records (gate, ownership).
+    _gate(memo).observe_resource(cast(dict[str, Any], body))
     if type in ("ADDED", "MODIFIED"):
         # Only the fields that decide whether to wake the loop: this runs for every event,
         # including our own status writes, and a whole view copies spec and status.
-        meta = body.get("metadata", {})
         _runtime(memo).resource_changed(
             meta.get("uid", ""), int(meta.get("generation") or 0),
             (meta.get("annotations") or {}).get(ROTATE_ANNOTATION),
@@ -117,7 +133,37 @@ async def secret_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: 
 async def cleanup(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
     try:
         await _runtime(memo).finalize(view_of(body))
-    except IdentityError as exc:
+    except (IdentityError, CannotDelete) as exc:
         # Never dropped: kopf keeps the finalizer and calls again after the delay.
         raise kopf.TemporaryError(f"deleting the remote client failed: {exc}",
                                   delay=min(300.0, 5.0 * 2 ** min(retry, 6))) from None
+
+
+@kopf.on.event(GROUP, VERSION, CLUSTER_PLURAL)
+async def cluster_tenant_event(body: kopf.Body, type: str | None, memo: kopf.Memo,
+                               **_: Any) -> None:
+    _tenant_event(memo, CLUSTER_KIND, body, type)
+
+
+@kopf.on.event(GROUP, VERSION, NAMESPACED_PLURAL)
+async def tenant_event(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    _tenant_event(memo, NAMESPACED_KIND, body, type)
+
+
+def _tenant_event(memo: Any, kind: str, body: kopf.Body, type: str | None) -> None:
+    registry = _gate(memo).registry
+    if type == "DELETED":
+        registry.tenant_gone(kind, cast(dict[str, Any], body))
+    else:
+        registry.observe_tenant(kind, cast(dict[str, Any], body))
+
+
+@kopf.on.event("v1", "namespaces")
+async def namespace_event(body: kopf.Body, type: str | None, memo: kopf.Memo,
+                          **_: Any) -> None:
+    # Labels decide which ClusterIdentityTenants a namespace may use.
+    registry = _gate(memo).registry
+    if type == "DELETED":
+        registry.namespace_gone(cast(dict[str, Any], body))
+    else:
+        registry.observe_namespace(cast(dict[str, Any], body))

@@ -1,6 +1,6 @@
-"""Kubernetes reads and writes: the managed Secret and the resource's status.
+"""Kubernetes reads and writes: the managed Secret, statuses, and the reads tenancy needs.
 
-Four calls, made over `kube_http` (aiohttp on the event loop, plain JSON). Writes are guarded
+The calls are made over `kube_http` (aiohttp on the event loop, plain JSON). Writes are guarded
 by resourceVersion preconditions or create-only semantics, so a concurrent change is a 409
 that the next reconcile resolves, never a lost update. Any other failure is a KubeApiError.
 """
@@ -88,7 +88,7 @@ def _secret_body(owner: Owner, name: str, data: Mapping[str, str], labels: Mappi
 
 
 class KubeApi:
-    """The operator's four Kubernetes calls. Does not own `http`: its creator closes it."""
+    """The operator's Kubernetes calls. Does not own `http`: its creator closes it."""
 
     def __init__(self, http: KubeHttp) -> None:
         self._http = http
@@ -153,21 +153,49 @@ class KubeApi:
 
     async def patch_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         """Merge-patch the status subresource (never spec); a missing resource is a conflict."""
-        try:
-            await self._http.request("PATCH", _status_path(namespace, name),
-                                     {"status": patch}, content_type=MERGE_PATCH)
-        except KubeApiError as exc:
-            if exc.status == 404:
-                raise KubeConflict(f"{KIND} {namespace}/{name} is gone") from None
-            raise
+        await self.patch_object_status(_status_path(namespace, name), patch)
 
-    async def _read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def read_secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Secret's data, decoded (None when it does not exist). For credentials the
+        operator acts with: callers wrap secret values in SecretStr at once."""
+        body = await self._read_secret(namespace, name)
+        if body is None:
+            return None
+        return {k: base64.b64decode(v).decode(errors="replace")
+                for k, v in (body.get("data") or {}).items()}
+
+    async def get_object(self, path: str) -> dict[str, Any] | None:
+        """Any object by its API path; None when it does not exist."""
         try:
-            return await self._http.request_json("GET", _secret_path(namespace, name))
+            return await self._http.request_json("GET", path)
         except KubeApiError as exc:
             if exc.status == 404:
                 return None
             raise
+
+    async def list_objects(self, path: str, page_size: int = 500) -> list[dict[str, Any]]:
+        """Every item of a collection, in pages (the `continue` token)."""
+        items: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            query = f"?limit={page_size}" + (f"&continue={segment(token)}" if token else "")
+            page = await self._http.request_json("GET", path + query)
+            items.extend(page.get("items") or [])
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return items
+
+    async def patch_object_status(self, path: str, patch: dict[str, Any]) -> None:
+        """Merge-patch a status subresource by path; a missing object is a conflict."""
+        try:
+            await self._http.request("PATCH", path, {"status": patch}, content_type=MERGE_PATCH)
+        except KubeApiError as exc:
+            if exc.status == 404:
+                raise KubeConflict(f"{path} is gone") from None
+            raise
+
+    async def _read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get_object(_secret_path(namespace, name))
 
 
 def status_merge_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""Prometheus metrics: identity calls, Secret reads and reconcile outcomes."""
+"""Prometheus metrics: identity calls, Secret reads, reconcile outcomes, policy, tenants."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 IDENTITY_CALLS = Counter(
     "ccoperator_identity_calls_total",
@@ -26,6 +26,29 @@ SECRET_READS = Counter(
     "restarts) or a GET from the API server (changes, and when the copy may be stale).",
     ["source"],
 )
+
+
+POLICY_DENIALS = Counter(
+    "ccoperator_policy_denials_total",
+    "Passes refused before any identity call (tenant ref, namespace, policy, ownership), by "
+    "reason.",
+    ["reason"],
+)
+TENANTS = Gauge(
+    "ccoperator_tenants",
+    "Tenant objects by kind and Ready status, as last checked.",
+    ["kind", "ready"],
+)
+
+
+def observe_denial(reason: str) -> None:
+    POLICY_DENIALS.labels(reason).inc()
+
+
+def observe_tenants(counts: dict[tuple[str, bool], int]) -> None:
+    for kind in ("ClusterIdentityTenant", "IdentityTenant"):
+        for ready in (True, False):
+            TENANTS.labels(kind, "True" if ready else "False").set(counts.get((kind, ready), 0))
 
 
 def observe_identity_call(method: str, route: str, status: int | None, seconds: float) -> None:

@@ -68,6 +68,7 @@ class Observed:
     generation: int
     spec: ClientSpec
     status: ClientStatus
+    tenant_id: str  # resolved from spec.tenantRef
     rotate_request: str | None
     # remote_observed False means "not looked up" (nothing to compare); remote None means 404.
     remote_observed: bool
@@ -78,7 +79,10 @@ class Observed:
 
 @dataclass(frozen=True)
 class Context:
-    """Operator-level inputs to decisions (from settings and discovery)."""
+    """Inputs to decisions from outside the resource: settings, the tenant object, discovery.
+
+    `default_lifetime` is already capped by the tenant's maxSecretLifetime (policy.py).
+    """
 
     identity_url: str
     token_url: str
@@ -159,7 +163,7 @@ def desired_secret_fields(
     keys = o.spec.secret.keys
     data = {
         keys.client_id: client_id,
-        keys.tenant_id: o.spec.tenant_id,
+        keys.tenant_id: o.tenant_id,
         keys.token_url: ctx.token_url,
         keys.identity_url: ctx.identity_url,
     }
@@ -243,7 +247,7 @@ def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
             plan.blocked = Blocked(
                 Reason.CLIENT_ID_TAKEN,
                 f"A client with id {plan.client_id!r} already exists in tenant "
-                f"{o.spec.tenant_id!r}. Set spec.adopt: true to take it over, or choose "
+                f"{o.tenant_id!r}. Set spec.adopt: true to take it over, or choose "
                 "another spec.clientId.",
             )
             return plan

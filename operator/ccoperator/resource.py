@@ -90,10 +90,18 @@ class SecretSpec(_Model):
         return value
 
 
+class TenantRef(_Model):
+    """Which tenant object a client belongs to. An IdentityTenant is looked up only in the
+    client's own namespace; a ClusterIdentityTenant only if it selects that namespace."""
+
+    kind: str = "ClusterIdentityTenant"
+    name: str = Field(min_length=1)
+
+
 class ClientSpec(_Model):
     """The desired state, as admitted by the CRD schema."""
 
-    tenant_id: str = Field(alias="tenantId", min_length=1)
+    tenant_ref: TenantRef = Field(alias="tenantRef")
     name: str | None = None
     role_ids: tuple[str, ...] = Field(alias="roleIds", min_length=1)
     enabled: bool = True

@@ -25,15 +25,19 @@ class LogFormat(StrEnum):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CCOPERATOR_", extra="ignore")
 
-    identity_url: str = Field(
-        description="Base URL of the identity service; API paths are `{url}/api/Tenants/...`.",
+    identity_url: str | None = Field(
+        None,
+        description="Default base URL of the identity service, for tenant objects without "
+        "spec.identityUrl; API paths are `{url}/api/Tenants/...`.",
     )
     token_url: str | None = Field(
         None,
-        description="Token endpoint; when unset it is discovered from "
-        "`{identity_url}/identity/.well-known/openid-configuration`.",
+        description="Token endpoint of the default identity URL; when unset it is discovered "
+        "from `{identity_url}/identity/.well-known/openid-configuration`.",
     )
-    client_id: str | None = Field(None, description="The operator's own client id.")
+    client_id: str | None = Field(
+        None, description="The operator's own client id, for tenant objects without "
+        "spec.credentialsSecretRef (optional).")
     client_id_file: Path | None = Field(
         None, description="File holding the operator's client id (a mounted Secret key)."
     )
@@ -82,6 +86,14 @@ class Settings(BaseSettings):
     watch_timeout: int = Field(
         300, ge=10, description="Seconds before a quiet watch stream is restarted."
     )
+    namespace: str | None = Field(
+        None, description="The operator's own namespace (from the downward API), where "
+        "ClusterIdentityTenant credentials Secrets live."
+    )
+    tenant_check_period: str = Field(
+        "1m", description="How often each tenant object's credentials are read again and "
+        "checked against the identity service (Go duration)."
+    )
 
     @field_validator("namespaces", mode="before")
     @classmethod
@@ -90,7 +102,8 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("resync_period", "secret_lifetime", "rotation_grace_period")
+    @field_validator("resync_period", "secret_lifetime", "rotation_grace_period",
+                     "tenant_check_period")
     @classmethod
     def _valid_duration(cls, value: str) -> str:
         parse_duration(value)
@@ -106,23 +119,37 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _credentials_given(self) -> Settings:
-        if self.client_id is None and self.client_id_file is None:
-            raise ValueError("set CCOPERATOR_CLIENT_ID or CCOPERATOR_CLIENT_ID_FILE")
-        if self.client_secret is None and self.client_secret_file is None:
-            raise ValueError("set CCOPERATOR_CLIENT_SECRET or CCOPERATOR_CLIENT_SECRET_FILE")
+        # Own credentials are optional (tenant objects may all name their own), but an id
+        # without a secret, or the reverse, is a mistake worth stopping for.
+        has_id = self.client_id is not None or self.client_id_file is not None
+        has_secret = self.client_secret is not None or self.client_secret_file is not None
+        if has_id and not has_secret:
+            raise ValueError("CCOPERATOR_CLIENT_ID is set: also set CCOPERATOR_CLIENT_SECRET "
+                             "or CCOPERATOR_CLIENT_SECRET_FILE")
+        if has_secret and not has_id:
+            raise ValueError("CCOPERATOR_CLIENT_SECRET is set: also set CCOPERATOR_CLIENT_ID "
+                             "or CCOPERATOR_CLIENT_ID_FILE")
         return self
+
+    @property
+    def has_own_credentials(self) -> bool:
+        return self.client_id is not None or self.client_id_file is not None
 
     def resolved_client_id(self) -> str:
         if self.client_id is not None:
             return self.client_id
-        assert self.client_id_file is not None  # guaranteed by _credentials_given
+        assert self.client_id_file is not None, "no own credentials: see has_own_credentials"
         return self.client_id_file.read_text().strip()
 
     def resolved_client_secret(self) -> SecretStr:
         if self.client_secret is not None:
             return self.client_secret
-        assert self.client_secret_file is not None  # guaranteed by _credentials_given
+        assert self.client_secret_file is not None, "no own credentials"
         return SecretStr(self.client_secret_file.read_text().strip())
+
+    @property
+    def tenant_check(self) -> timedelta:
+        return parse_duration(self.tenant_check_period)
 
     @property
     def resync(self) -> timedelta:

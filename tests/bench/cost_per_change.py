@@ -84,7 +84,9 @@ def main() -> int:
     results: dict[str, Any] = {}
     with ControlPlane(audit_log=True) as plane, SimProcess() as sim:
         plane.kubectl("apply", "-k", str(REPO / "crds"))
-        wait_crd_established(plane, "clientcredentialclients.identity.ccoperator.io")
+        for plural in ("clientcredentialclients", "clusteridentitytenants", "identitytenants"):
+            wait_crd_established(plane, f"{plural}.identity.ccoperator.io")
+        plane.kubectl("apply", "-f", str(REPO / "examples" / "tenant.yaml"))
         plane.kubectl("create", "namespace", "bench")
         kubeconfig = write_token_kubeconfig(plane, operator_token(plane),
                                             plane.workdir / "operator.kubeconfig")
@@ -98,7 +100,7 @@ def main() -> int:
         meter = Meter(plane, sim)
         try:
             meter.mark()
-            kube.create_ccc("bench", "app", {"tenantId": "demo-tenant", "roleIds": [MEMBER]})
+            kube.create_ccc("bench", "app", {"tenantRef": {"name": "demo"}, "roleIds": [MEMBER]})
             kube.wait_ready("bench", "app")
             results["create"] = meter.read()
 

@@ -170,7 +170,7 @@ class Floor:
     async def create(self, obj: dict[str, Any]) -> None:
         meta, spec = obj["metadata"], obj["spec"]
         ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
-        tenant = spec["tenantId"]
+        tenant = spec["tenantRef"]["name"]  # bench tenant objects are named after the tenant
         client_id = derived_client_id(uid)
         try:
             async with self.sem:

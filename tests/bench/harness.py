@@ -564,6 +564,18 @@ def machine() -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------- the setup
 
+def declare_tenants(plane: ControlPlane, bootstrap_result: dict[str, Any]) -> None:
+    """One ClusterIdentityTenant per simulator tenant, named after it (the floor relies on
+    that), open to every namespace and every role of the tenant."""
+    for tenant, info in bootstrap_result["Tenants"].items():
+        plane.kubectl("apply", "-f", "-", input=json.dumps({
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "ClusterIdentityTenant",
+            "metadata": {"name": tenant},
+            "spec": {"tenantId": tenant, "namespaceSelector": {},
+                     "allowedRoleIds": sorted(set(info["Roles"].values()))},
+        }))
+
+
 @dataclass
 class Env:
     """A control plane (audit log on), the simulator with three tenants, the CRD, the
@@ -585,7 +597,9 @@ class Env:
             result = sim.reset(bootstrap_document())
             member_roles = {t: v["Roles"][MEMBER_ROLE] for t, v in result["Tenants"].items()}
             plane.kubectl("apply", "-k", str(REPO / "crds"))
-            wait_crd_established(plane, f"{PLURAL}.{GROUP}")
+            for plural in (PLURAL, "clusteridentitytenants", "identitytenants"):
+                wait_crd_established(plane, f"{plural}.{GROUP}")
+            declare_tenants(plane, result)
             kube = KubeAdmin(plane.kubeconfig)
             kube.ensure_namespace(SA_NAMESPACE)
             base = REPO / "deploy" / "base"
@@ -614,7 +628,7 @@ class Env:
                 kube.close()
 
     def spec(self, tenant: str, **extra: Any) -> dict[str, Any]:
-        return {"tenantId": tenant, "roleIds": [self.member_roles[tenant]], **extra}
+        return {"tenantRef": {"name": tenant}, "roleIds": [self.member_roles[tenant]], **extra}
 
     def operator(self, namespaces: list[str], **env: str) -> OperatorProcess:
         """A `ccoperator run` under the operator's ServiceAccount, metrics on a free port."""

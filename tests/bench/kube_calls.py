@@ -162,7 +162,7 @@ def prepare(plane: ControlPlane, folder: Path) -> tuple[Path, list[str]]:
             body = custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, {
                 "apiVersion": f"{GROUP}/{VERSION}", "kind": "ClientCredentialClient",
                 "metadata": {"name": f"c{i}"},
-                "spec": {"tenantId": "tenant-a", "roleIds": ["role-1"]}})
+                "spec": {"tenantRef": {"name": "tenant-a"}, "roleIds": ["role-1"]}})
             uids.append(body["metadata"]["uid"])
     asyncio.run(create_secrets(kubeconfig, uids))
     return kubeconfig, uids

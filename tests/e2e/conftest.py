@@ -88,7 +88,7 @@ def sim_api(sim: Any) -> Iterator[SimApi]:
 
 
 @pytest.fixture
-def operator_factory(control_plane: Any, crd: str, sim: Any, namespace: str,
+def operator_factory(control_plane: Any, crd: str, e2e_tenant: str, sim: Any, namespace: str,
                      request: pytest.FixtureRequest) -> Iterator[Any]:
     """Make (not start) an operator watching the test's namespace; closed after the test."""
     made: list[OperatorProcess] = []

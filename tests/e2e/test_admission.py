@@ -10,7 +10,7 @@ import pytest
 
 from .test_lifecycle import MEMBER
 
-GOOD: dict[str, Any] = {"tenantId": "demo-tenant", "roleIds": [MEMBER]}
+GOOD: dict[str, Any] = {"tenantRef": {"name": "demo"}, "roleIds": [MEMBER]}
 
 
 def manifest(name: str, spec: Any, annotations: dict[str, str] | None = None) -> str:
@@ -33,10 +33,15 @@ def secret(**over: Any) -> dict[str, Any]:
 
 INVALID: list[tuple[str, Any, str]] = [
     ("no-spec", None, "spec"),
-    ("no-tenant", {"roleIds": [MEMBER]}, "spec.tenantId: Required value"),
-    ("empty-tenant", with_(tenantId=""), "spec.tenantId"),
-    ("tenant-with-slash", with_(tenantId="a/b"), "spec.tenantId"),
-    ("no-roles", {"tenantId": "demo-tenant"}, "spec.roleIds: Required value"),
+    ("no-tenant", {"roleIds": [MEMBER]}, "spec.tenantRef: Required value"),
+    # The field of earlier versions: refused by name (kubectl's strict field validation).
+    ("old-tenant-id", {"tenantId": "demo-tenant", "roleIds": [MEMBER]},
+     'unknown field "spec.tenantId"'),
+    ("empty-tenant", with_(tenantRef={"name": ""}), "spec.tenantRef.name"),
+    ("tenant-with-slash", with_(tenantRef={"name": "a/b"}), "spec.tenantRef.name"),
+    ("tenant-kind", with_(tenantRef={"kind": "Issuer", "name": "demo"}),
+     'supported values: "ClusterIdentityTenant", "IdentityTenant"'),
+    ("no-roles", {"tenantRef": {"name": "demo"}}, "spec.roleIds: Required value"),
     ("empty-roles", with_(roleIds=[]), "spec.roleIds"),
     ("duplicate-roles", with_(roleIds=[MEMBER, MEMBER]), "Duplicate value"),
     ("blank-role", with_(roleIds=[""]), "spec.roleIds[0]"),
@@ -89,7 +94,8 @@ def test_valid_manifest_gets_defaults(control_plane: Any, crd: str, namespace: s
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"tenantId": "other"}, "spec.tenantId is immutable"),
+    ({"tenantRef": {"name": "other"}}, "spec.tenantRef is immutable"),
+    ({"tenantRef": {"kind": "IdentityTenant", "name": "demo"}}, "spec.tenantRef is immutable"),
     ({"clientId": "added-later"}, "spec.clientId is immutable"),
 ])
 def test_immutable_fields(control_plane: Any, crd: str, namespace: str,
@@ -111,6 +117,6 @@ def test_chosen_client_id_cannot_change(control_plane: Any, crd: str, namespace:
 
 def test_explain_documents_the_spec(control_plane: Any, crd: str) -> None:
     out = control_plane.kubectl("explain", "ccc.spec").stdout
-    for field in ("tenantId", "roleIds", "clientId", "adopt", "deletionPolicy", "secret"):
+    for field in ("tenantRef", "roleIds", "clientId", "adopt", "deletionPolicy", "secret"):
         assert field in out
     assert "immutable" in out.lower()

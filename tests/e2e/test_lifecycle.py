@@ -14,7 +14,8 @@ CONTRIBUTOR = "6b1d0b52-0000-4000-8000-00000000c041"
 
 
 def spec(**over: Any) -> dict[str, Any]:
-    return {"tenantId": TENANT, "roleIds": [MEMBER], **over}
+    # ClusterIdentityTenant "e2e" (tests/crd_fixtures.py): tenant TENANT, every namespace.
+    return {"tenantRef": {"name": "e2e"}, "roleIds": [MEMBER], **over}
 
 
 def authenticates(sim: Any, data: dict[str, str]) -> bool:

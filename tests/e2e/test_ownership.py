@@ -56,16 +56,21 @@ def test_foreign_secret_is_never_overwritten(operator_factory: Any, kube: Kube,
     kube.wait_ready(namespace, "app", timeout=60)
 
 
-def test_unknown_tenant_is_reported(operator: OperatorProcess, kube: Kube,
-                                    namespace: str) -> None:
-    kube.create_ccc(namespace, "app", spec(tenantId="no-such-tenant"))
+def test_unknown_tenant_is_reported(operator: OperatorProcess, kube: Kube, namespace: str,
+                                    cluster_tenant: Any) -> None:
+    cluster_tenant("no-such", tenantId="no-such-tenant")
+    kube.create_ccc(namespace, "app", spec(tenantRef={"name": "no-such"}))
     obj = kube.wait_reason(namespace, "app", "TenantNotFound")
     assert "no-such-tenant" in obj["status"]["conditions"][0]["message"]
 
 
-def test_unknown_role_is_invalid_spec(operator: OperatorProcess, kube: Kube,
-                                      namespace: str) -> None:
-    kube.create_ccc(namespace, "app", spec(roleIds=["not-a-role-of-this-tenant"]))
+def test_unknown_role_is_invalid_spec(operator: OperatorProcess, kube: Kube, namespace: str,
+                                      cluster_tenant: Any) -> None:
+    # The tenant object allows the bogus id (else policy refuses it first, PolicyDenied): the
+    # identity service is the one that rejects it.
+    cluster_tenant("lenient", allowedRoleIds=[MEMBER, "not-a-role-of-this-tenant"])
+    kube.create_ccc(namespace, "app", spec(tenantRef={"name": "lenient"},
+                                           roleIds=["not-a-role-of-this-tenant"]))
     obj = kube.wait_reason(namespace, "app", "InvalidSpec")
     assert "roleIds" in obj["status"]["conditions"][0]["message"]
     # Fixing the spec is enough: the same resource becomes Ready.
@@ -74,13 +79,16 @@ def test_unknown_role_is_invalid_spec(operator: OperatorProcess, kube: Kube,
 
 
 def test_tenant_without_admin_role_is_forbidden(operator: OperatorProcess, kube: Kube,
-                                                namespace: str, sim: Any) -> None:
+                                                namespace: str, sim: Any,
+                                                cluster_tenant: Any) -> None:
     # A tenant administered by another client: the operator's client holds no role there.
     sim.admin.bootstrap({"tenants": [{"id": "other-tenant", "roles": {
         "Account Administrator": "aa000000-0000-4000-8000-000000000001",
         "Tenant Member": "aa000000-0000-4000-8000-000000000002"}}],
         "admin": {"tenant": "other-tenant", "clientId": "other-admin"}})
-    kube.create_ccc(namespace, "app", spec(tenantId="other-tenant",
+    cluster_tenant("other", tenantId="other-tenant",
+                   allowedRoleIds=["aa000000-0000-4000-8000-000000000002"])
+    kube.create_ccc(namespace, "app", spec(tenantRef={"name": "other"},
                                            roleIds=["aa000000-0000-4000-8000-000000000002"]))
     obj = kube.wait_reason(namespace, "app", "Forbidden")
     assert "Account Administrator" in obj["status"]["conditions"][0]["message"]

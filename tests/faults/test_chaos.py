@@ -30,7 +30,13 @@ from typing import Any
 import pytest
 from ccoperator.resource import derived_client_id
 
-from tests.bench.harness import TENANTS, KubeAdmin, bootstrap_document, is_ready
+from tests.bench.harness import (
+    TENANTS,
+    KubeAdmin,
+    bootstrap_document,
+    declare_tenants,
+    is_ready,
+)
 from tests.e2e.support import OperatorProcess, token_status
 
 pytestmark = pytest.mark.chaos
@@ -98,6 +104,7 @@ def test_burst_under_faults_converges_exactly_once(
 
     result = sim.reset(bootstrap_document())
     members = {t: v["Roles"]["Tenant Member"] for t, v in result["Tenants"].items()}
+    declare_tenants(control_plane, result)
     kube = KubeAdmin(control_plane.kubeconfig)
     operator = OperatorProcess(
         kubeconfig=control_plane.kubeconfig, identity_url=sim.base_url,
@@ -114,7 +121,7 @@ def test_burst_under_faults_converges_exactly_once(
         sim.admin.clear_calls()
         add_faults(sim.admin)
         t0 = time.monotonic()
-        kube.create_cccs([(namespace, name, {"tenantId": TENANTS[i % 3],
+        kube.create_cccs([(namespace, name, {"tenantRef": {"name": TENANTS[i % 3]},
                                              "roleIds": [members[TENANTS[i % 3]]]})
                           for i, name in enumerate(names)])
         chaos.note(t0, f"created {RESOURCES} resources")

@@ -39,7 +39,7 @@ VALUE = "s3cr3t-value-of-the-test"
 
 
 def spec(**over: Any) -> ClientSpec:
-    body: dict[str, Any] = {"tenantId": "t1", "roleIds": ["r1", "r2"]}
+    body: dict[str, Any] = {"tenantRef": {"name": "tenant-one"}, "roleIds": ["r1", "r2"]}
     body.update(over)
     return ClientSpec.model_validate(body)
 
@@ -96,6 +96,7 @@ def observed(**over: Any) -> rc.Observed:
         generation=1,
         spec=spec(),
         status=ClientStatus(),
+        tenant_id="t1",
         rotate_request=None,
         remote_observed=False,
         remote=None,

@@ -65,11 +65,24 @@ def test_bad_values_are_clear_errors(env: pytest.MonkeyPatch, key: str, value: s
         Settings()
 
 
-def test_missing_credentials_say_which_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_half_credentials_say_which_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CCOPERATOR_IDENTITY_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("CCOPERATOR_CLIENT_SECRET", "pw")
     monkeypatch.delenv("CCOPERATOR_CLIENT_ID", raising=False)
     with pytest.raises(ValidationError, match="CCOPERATOR_CLIENT_ID"):
         Settings()
+    monkeypatch.delenv("CCOPERATOR_CLIENT_SECRET")
+    monkeypatch.setenv("CCOPERATOR_CLIENT_ID_FILE", "/nonexistent")
+    with pytest.raises(ValidationError, match="CCOPERATOR_CLIENT_SECRET"):
+        Settings()
+
+
+def test_own_credentials_and_identity_url_are_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tenant objects may each name their URL and credentials Secret.
+    for key in [*BASE, "CCOPERATOR_CLIENT_ID_FILE", "CCOPERATOR_CLIENT_SECRET_FILE"]:
+        monkeypatch.delenv(key, raising=False)
+    s = Settings()
+    assert s.identity_url is None and not s.has_own_credentials
 
 
 def test_every_setting_has_a_flag_and_flags_win(env: pytest.MonkeyPatch) -> None:
@@ -88,9 +101,10 @@ def test_run_with_bad_settings_exits_2(monkeypatch: pytest.MonkeyPatch,
 
     for key in [*BASE, "CCOPERATOR_CLIENT_ID_FILE", "CCOPERATOR_CLIENT_SECRET_FILE"]:
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CCOPERATOR_RESYNC_PERIOD", "ten minutes")
     assert main(["run"]) == 2
     err = capsys.readouterr().err
-    assert "identity_url" in err and "CCOPERATOR_IDENTITY_URL" in err
+    assert "resync_period" in err and "CCOPERATOR_RESYNC_PERIOD" in err
 
 
 def test_run_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,207 @@
+"""Tenant objects and namespaces as the watches show them, and what each tenant acts with.
+
+Filled at start-up by one LIST of each (so the first passes see every tenant object and
+namespace label), then kept by watch events. Lookups never call the API server except to
+read a namespace the watch has not shown yet, or a tenant's credentials Secret.
+
+Listeners hear of every change that can alter a policy decision (a tenant's spec, its
+credentials, a namespace's labels), so the resources concerned are re-evaluated at once
+instead of at their next resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..api.tenants import (
+    CLUSTER_KIND,
+    CLUSTER_PLURAL,
+    NAMESPACED_KIND,
+    NAMESPACED_PLURAL,
+    TenantKey,
+    TenantObject,
+    TenantSpec,
+    key_of,
+)
+from ..conditions import TenantReason
+from ..kube import KubeApi
+from ..kube_http import segment
+from ..resource import GROUP, VERSION
+from . import credentials as creds
+from .connections import Connection, ConnectionPool
+
+log = logging.getLogger("ccoperator.tenants")
+
+
+@dataclass
+class _State:
+    obj: TenantObject
+    status: dict[str, Any] = field(default_factory=dict)  # as the watch last showed it
+    loaded: creds.Credentials | creds.CredentialsProblem | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def tenant_object(kind: str, body: dict[str, Any]) -> TenantObject:
+    meta = body.get("metadata") or {}
+    try:
+        spec: TenantSpec | None = TenantSpec.model_validate(dict(body.get("spec") or {}))
+        error = None
+    except ValidationError as exc:
+        spec, error = None, str(exc).splitlines()[0]
+    return TenantObject(key=key_of(kind, body), uid=str(meta.get("uid") or ""),
+                        generation=int(meta.get("generation") or 0), spec=spec,
+                        spec_error=error)
+
+
+class TenantRegistry:
+    def __init__(
+        self,
+        kube: KubeApi,
+        pool: ConnectionPool,
+        *,
+        default_url: str | None,
+        own: creds.OwnCredentials,
+        operator_namespace: str | None,
+    ) -> None:
+        self._kube = kube
+        self._pool = pool
+        self._default_url = default_url
+        self._own = own
+        self._operator_namespace = operator_namespace
+        self._tenants: dict[TenantKey, _State] = {}
+        self._namespaces: dict[str, dict[str, str]] = {}
+        self.tenant_listeners: list[Callable[[TenantKey], None]] = []
+        self.namespace_listeners: list[Callable[[str], None]] = []
+
+    # ------------------------------------------------------------------------ start and watch
+
+    async def prime(self, namespaces: Iterable[str]) -> None:
+        """One LIST of each kind (per watched namespace for IdentityTenant), and credentials."""
+        base = f"/apis/{GROUP}/{VERSION}"
+        for body in await self._kube.list_objects(f"{base}/{CLUSTER_PLURAL}"):
+            self.observe_tenant(CLUSTER_KIND, body)
+        scopes = list(namespaces)
+        paths = ([f"{base}/namespaces/{segment(ns)}/{NAMESPACED_PLURAL}" for ns in scopes]
+                 if scopes else [f"{base}/{NAMESPACED_PLURAL}"])
+        for path in paths:
+            for body in await self._kube.list_objects(path):
+                self.observe_tenant(NAMESPACED_KIND, body)
+        for body in await self._kube.list_objects("/api/v1/namespaces"):
+            self.observe_namespace(body)
+        # Credentials now: the ids they hold are reserved before any resource is reconciled.
+        await asyncio.gather(*(self.refresh_credentials(k) for k in list(self._tenants)),
+                             return_exceptions=True)
+
+    def observe_tenant(self, kind: str, body: dict[str, Any]) -> None:
+        obj = tenant_object(kind, body)
+        state = self._tenants.get(obj.key)
+        status = dict(body.get("status") or {})
+        if state is not None and state.obj.uid == obj.uid and (
+                state.obj.generation == obj.generation):
+            state.status = status
+            return  # a status write (ours): nothing a decision reads has changed
+        if state is None or state.obj.uid != obj.uid:
+            if state is not None:
+                self._pool.release(obj.key)
+            self._tenants[obj.key] = _State(obj, status)
+        else:
+            state.obj, state.status = obj, status
+            state.loaded = None  # the credentials reference may have changed
+        self._notify_tenant(obj.key)
+
+    def tenant_gone(self, kind: str, body: dict[str, Any]) -> None:
+        key = key_of(kind, body)
+        if self._tenants.pop(key, None) is not None:
+            self._pool.release(key)
+            self._notify_tenant(key)
+
+    def observe_namespace(self, body: dict[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+        if self._namespaces.get(name) != labels:
+            self._namespaces[name] = labels
+            for listener in self.namespace_listeners:
+                listener(name)
+
+    def namespace_gone(self, body: dict[str, Any]) -> None:
+        self._namespaces.pop(str((body.get("metadata") or {}).get("name") or ""), None)
+
+    def _notify_tenant(self, key: TenantKey) -> None:
+        for listener in self.tenant_listeners:
+            listener(key)
+
+    # -------------------------------------------------------------------------------- lookups
+
+    def get(self, key: TenantKey) -> TenantObject | None:
+        state = self._tenants.get(key)
+        return state.obj if state is not None else None
+
+    def status_of(self, key: TenantKey) -> dict[str, Any]:
+        state = self._tenants.get(key)
+        return state.status if state is not None else {}
+
+    def tenant_keys(self) -> list[TenantKey]:
+        return list(self._tenants)
+
+    async def namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        labels = self._namespaces.get(namespace)
+        if labels is None:
+            body = await self._kube.get_object(f"/api/v1/namespaces/{segment(namespace)}")
+            if body is None:
+                return None
+            self.observe_namespace(body)
+            labels = self._namespaces.get(namespace)
+        return labels
+
+    def reserved_ids(self) -> frozenset[str]:
+        """Client ids the operator authenticates with: its own and every tenant object's."""
+        ids = {s.loaded.client_id for s in self._tenants.values()
+               if isinstance(s.loaded, creds.Credentials)}
+        own = self._own()
+        if own is not None:
+            ids.add(own.client_id)
+        return frozenset(ids)
+
+    async def connection(self, key: TenantKey) -> Connection | creds.CredentialsProblem:
+        """The identity client to act in this tenant with (credentials loaded on first use)."""
+        state = self._tenants.get(key)
+        if state is None:
+            return creds.CredentialsProblem(TenantReason.CREDENTIALS_NOT_FOUND,
+                                            f"{key} does not exist.")
+        loaded = state.loaded
+        if loaded is None:
+            await self.refresh_credentials(key)
+            loaded = state.loaded
+        if not isinstance(loaded, creds.Credentials):
+            assert loaded is not None
+            return loaded
+        return self._pool.acquire(key, loaded)
+
+    async def refresh_credentials(self, key: TenantKey) -> bool:
+        """Read the tenant's credentials again; True when they changed (listeners are told)."""
+        state = self._tenants.get(key)
+        if state is None or state.obj.spec is None:
+            return False
+        async with state.lock:
+            loaded = await creds.load(self._kube, key, state.obj.spec,
+                                      default_url=self._default_url, own=self._own,
+                                      operator_namespace=self._operator_namespace)
+            if self._tenants.get(key) is not state:
+                return False  # deleted or replaced while we read
+            changed = loaded != state.loaded
+            previous, state.loaded = state.loaded, loaded
+            if isinstance(loaded, creds.Credentials):
+                self._pool.acquire(key, loaded)
+            else:
+                self._pool.release(key)
+        if changed and previous is not None:
+            log.info("%s: credentials changed", key)
+            self._notify_tenant(key)
+        return changed
