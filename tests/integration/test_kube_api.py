@@ -63,7 +63,7 @@ def make_owner(crd: str, objects: client.CustomObjectsApi,
         body = objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "ClientCredentialClient",
             "metadata": {"name": name},
-            "spec": {"tenantId": "tenant-a", "roleIds": ["role-1"]},
+            "spec": {"tenantRef": {"name": "tenant-a"}, "roleIds": ["role-1"]},
         })
         assert isinstance(body, dict)
         return Owner(name=name, namespace=namespace, uid=body["metadata"]["uid"])
@@ -215,7 +215,7 @@ async def test_patch_status_merges_into_the_status_subresource(
     assert isinstance(body, dict)
     # A merge patch: keys set, a null removes one, the others stay; the spec is untouched.
     assert body["status"] == {"clientId": "cid-1", "adopted": False}
-    assert (body["spec"]["tenantId"], body["spec"]["roleIds"]) == ("tenant-a", ["role-1"])
+    assert (body["spec"]["tenantRef"]["name"], body["spec"]["roleIds"]) == ("tenant-a", ["role-1"])
 
 
 async def test_patch_status_of_a_missing_resource_conflicts(
