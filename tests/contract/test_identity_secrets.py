@@ -68,10 +68,16 @@ async def test_update(sim: Sim, api: IdentityClient, tenant: str) -> None:
         when,
         None,
     )
-    again = await api.update_secret(
-        tenant, created.client_id, created.secret_id, SecretCreate(description="forever")
+    # only what is set is sent: the expiration stays...
+    renamed = await api.update_secret(
+        tenant, created.client_id, created.secret_id, SecretCreate(description="again")
     )
-    assert again.expiration is None
+    assert (renamed.description, renamed.expiration) == ("again", when)
+    # ...until it is set to None: never expires
+    again = await api.update_secret(
+        tenant, created.client_id, created.secret_id, SecretCreate(expiration=None)
+    )
+    assert (again.description, again.expiration) == ("again", None)
     assert await api.get_secret(tenant, created.client_id, created.secret_id) == again
 
 
