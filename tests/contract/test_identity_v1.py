@@ -18,6 +18,7 @@ from ccoperator.identity import (
     TenantNotFound,
     Transient,
 )
+from identity_sim.testing import bootstrap_doc, tenant_doc
 
 from .identity_helpers import (
     CLUSTER_SUPPORT,
@@ -221,3 +222,16 @@ async def test_a_408_on_a_write(sim: Sim, v1: IdentityClient, v1_tenant: str) ->
     dto = created.to_dto().model_copy(update={"name": "after 408s"})
     assert (await v1.update_client(v1_tenant, created.client_id, dto)).name == "after 408s"
     assert [c["Status"] for c in calls_of(sim, "clients.update")] == [408, 408, 200]
+
+
+async def test_a_test_declares_its_own_v1_tenant(sim: Sim) -> None:
+    sim.reset(bootstrap_doc(tenant_doc("plain"), tenant_doc("modern", api_version="v1")))
+    assert (sim.admin_tenant_id, sim.v1_tenant_id, sim.tenant_ids("v1")) == (
+        "plain",
+        "modern",
+        ["modern"],
+    )
+    assert "Tenant Member" in sim.v1_roles  # generated: v1 tenants always have one
+    async with IdentityClient(config(sim, api_version=ApiVersion.V1)) as v1:
+        made = await new_client(v1, "modern", [sim.v1_roles["Tenant Member"]])
+        assert (await v1.list_clients("modern")).ids() == {made.client_id}
