@@ -10,6 +10,7 @@ required; false with an `Expiration` is a 400) and add-secret answers the one ne
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 from .dto import (
@@ -154,42 +155,41 @@ def parse_client_update(body: object, path_client_id: str) -> ClientFields:
     )
 
 
-def _expires(data: Mapping[str, Any]) -> bool | None:
-    value = data.get("Expires")
-    if value is not None and not isinstance(value, bool):
+def _expiry(data: Mapping[str, Any]) -> tuple[bool | None, datetime | None]:
+    """`Expires` and a non-null `Expiration`; a 400 for `Expires: false` with a date (the
+    rule shared by add and update)."""
+    expires = data.get("Expires")
+    if expires is not None and not isinstance(expires, bool):
         raise bad_input("Expires: must be true, false or null")
-    return value
+    expiration = optional_date(data, "Expiration")
+    date = None if isinstance(expiration, Unset) else expiration
+    if expires is False and date is not None:
+        raise bad_input("Expiration: must be null when Expires is false")
+    return expires, date
 
 
 def parse_secret_create(body: object) -> SecretFields:
     """`Expires` true or null needs an `Expiration`; false must come without one."""
     data = as_object(body)
-    expires = _expires(data)
-    expiration = optional_date(data, "Expiration")
-    has_date = not isinstance(expiration, Unset) and expiration is not None
-    if expires is False and has_date:
-        raise bad_input("Expiration: must be null when Expires is false")
-    if expires is not False and not has_date:
+    expires, date = _expiry(data)
+    if expires is not False and date is None:
         raise bad_input(
             "Expiration: required when Expires is true or null (set Expires to false for a "
             "secret that never expires)"
         )
-    return SecretFields(optional_text(data, "Description"), expiration if has_date else None)
+    return SecretFields(optional_text(data, "Description"), date)
 
 
 def parse_secret_update(body: object) -> SecretFields:
     """Absent or null properties: unchanged; `Expires: false` makes the secret never expire."""
     data = as_object(body)
-    expires = _expires(data)
-    expiration = optional_date(data, "Expiration")
-    has_date = not isinstance(expiration, Unset) and expiration is not None
-    if expires is False and has_date:
-        raise bad_input("Expiration: must be null when Expires is false")
+    expires, date = _expiry(data)
     description = optional_text(data, "Description")
+    unchanged_date: Unset | None = None if expires is False else UNSET
     return SecretFields(
         UNSET if description is None else description,
-        expiration if has_date else (None if expires is False else UNSET),
-        must_expire=expires is True and not has_date,
+        date if date is not None else unchanged_date,
+        must_expire=expires is True and date is None,
     )
 
 

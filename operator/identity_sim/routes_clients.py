@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -100,11 +100,19 @@ async def update_client(request: web.Request) -> web.Response:
     return json_response(client_dto(store.update_client(tenant, client_id, fields)))
 
 
-async def delete_client(request: web.Request) -> web.Response:
-    store = request.app[SIM].store
-    tenant = tenant_for(request, UNVERSIONED, write=True)
-    store.delete_client(tenant, request.match_info["clientId"])
-    return web.Response(status=204)
+def delete_handler(api_version: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """DELETE of a client, the same in both forms: 204, the client's secrets go with it."""
+
+    async def delete_client(request: web.Request) -> web.Response:
+        store = request.app[SIM].store
+        tenant = tenant_for(request, api_version, write=True)
+        store.delete_client(tenant, request.match_info["clientId"])
+        return web.Response(status=204)
+
+    return delete_client
+
+
+delete_client = delete_handler(UNVERSIONED)
 
 
 # hottest first: the router tries resources in registration order

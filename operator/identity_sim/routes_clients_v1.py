@@ -11,7 +11,7 @@ from . import dto_v1
 from .context import CLIENT_ID, PARTIAL_207, SIM, json_response, read_json, tenant_for
 from .dto import parse_paging
 from .model import V1
-from .routes_clients import partial_body
+from .routes_clients import delete_handler, partial_body
 
 BASE = "/api/v1/Tenants/{tenantId}/ClientCredentialClients"
 COLLECTION = BASE + "{slash:/?}"
@@ -64,11 +64,7 @@ async def update_client(request: web.Request) -> web.Response:
     return json_response(dto_v1.client_dto(store.update_client(tenant, client_id, fields)))
 
 
-async def delete_client(request: web.Request) -> web.Response:
-    store = request.app[SIM].store
-    tenant = tenant_for(request, V1, write=True)
-    store.delete_client(tenant, request.match_info["clientId"])
-    return web.Response(status=204)
+delete_client = delete_handler(V1)
 
 
 ROUTES = [

@@ -63,14 +63,8 @@ class V1Created(WireModel):
     client: V1Client
 
     def to_created(self) -> CreatedClient:
-        client = self.client
         return CreatedClient(
-            client_id=client.id,
-            name=client.name,
-            role_ids=client.role_ids,
-            enabled=client.enabled,
-            access_token_lifetime=client.access_token_lifetime,
-            tags=client.tags,
+            **self.client.to_dto().model_dump(by_alias=False),
             client_secret=self.secret,
             secret_id=self.id,
             secret_description=self.description,
