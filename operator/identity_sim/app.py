@@ -13,7 +13,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import admin, routes_clients, routes_secrets, routes_token
+from . import (
+    admin,
+    routes_clients,
+    routes_clients_v1,
+    routes_roles,
+    routes_secrets,
+    routes_secrets_v1,
+    routes_token,
+)
 from .auth import Unauthorized
 from .bootstrap import DEFAULT_BOOTSTRAP, TOKEN_PATH, BootstrapDoc, BootstrapResult
 from .calllog import DROPPED
@@ -183,7 +191,15 @@ def build_app(sim: Simulator) -> web.Application:
     """The application serving `sim` (the operator-facing API plus `/_admin`)."""
     app = web.Application(client_max_size=1024**2)
     app[SIM] = sim
-    for module in (routes_clients, routes_secrets, routes_token):
+    modules = (
+        routes_clients,
+        routes_secrets,
+        routes_clients_v1,
+        routes_secrets_v1,
+        routes_roles,
+        routes_token,
+    )
+    for module in modules:
         for method, path, handler, name in module.ROUTES:
             app.router.add_route(method, path, _instrument(sim, name, handler))
     for method, path, admin_handler in admin.ROUTES:

@@ -14,21 +14,35 @@ import yaml
 from .auth import new_secret_value
 from .model import (
     ACCOUNT_ADMINISTRATOR,
+    API_VERSIONS,
     CLUSTER_OPERATOR,
     CLUSTER_SUPPORT,
+    MEMBER_ROLE,
     SPECIAL_ROLES,
+    UNVERSIONED,
+    V1,
     bad_input,
 )
 from .store import Store
 
 DEFAULT_TENANT: Final = "demo-tenant"
+#: The default bootstrap's second tenant, in the v1 form, with the same role names.
+DEFAULT_V1_TENANT: Final = "demo-tenant-v1"
 DEFAULT_ADMIN_CLIENT: Final = "ccoperator-admin"
 DEFAULT_ROLES: Final = {
     ACCOUNT_ADMINISTRATOR: "6b1d0b52-0000-4000-8000-00000000ad01",
     CLUSTER_OPERATOR: "6b1d0b52-0000-4000-8000-00000000c0e1",
     CLUSTER_SUPPORT: "6b1d0b52-0000-4000-8000-00000000c5e1",
-    "Tenant Member": "6b1d0b52-0000-4000-8000-00000000e3e1",
+    MEMBER_ROLE: "6b1d0b52-0000-4000-8000-00000000e3e1",
     "Tenant Contributor": "6b1d0b52-0000-4000-8000-00000000c041",
+}
+# Role ids are per tenant: the v1 tenant's differ from the first tenant's in one digit.
+DEFAULT_V1_ROLES: Final = {
+    ACCOUNT_ADMINISTRATOR: "6b1d0b52-0000-4000-8001-00000000ad01",
+    CLUSTER_OPERATOR: "6b1d0b52-0000-4000-8001-00000000c0e1",
+    CLUSTER_SUPPORT: "6b1d0b52-0000-4000-8001-00000000c5e1",
+    MEMBER_ROLE: "6b1d0b52-0000-4000-8001-00000000e3e1",
+    "Tenant Contributor": "6b1d0b52-0000-4000-8001-00000000c041",
 }
 TOKEN_PATH: Final = "/identity/connect/token"  # noqa: S105 - a path, not a password
 
@@ -37,6 +51,8 @@ TOKEN_PATH: Final = "/identity/connect/token"  # noqa: S105 - a path, not a pass
 class TenantSpec:
     id: str
     roles: dict[str, str | None]  # name -> id; None: generated
+    api_version: str = UNVERSIONED  # the form whose paths the tenant answers on
+    max_clients: int | None = None  # v1 client limit; None: the reference's 50,000
 
 
 @dataclass(frozen=True)
@@ -57,7 +73,10 @@ class BootstrapDoc:
 
 
 DEFAULT_BOOTSTRAP: Final = BootstrapDoc(
-    tenants=[TenantSpec(DEFAULT_TENANT, dict(DEFAULT_ROLES))],
+    tenants=[
+        TenantSpec(DEFAULT_TENANT, dict(DEFAULT_ROLES)),
+        TenantSpec(DEFAULT_V1_TENANT, dict(DEFAULT_V1_ROLES), api_version=V1),
+    ],
     admin=ClientSpec(DEFAULT_TENANT, DEFAULT_ADMIN_CLIENT, []),
 )
 
@@ -71,6 +90,7 @@ class BootstrapResult:
     admin_tenant_id: str | None = None
     tenants: dict[str, dict[str, str]] = field(default_factory=dict)  # tenant -> name -> id
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)  # extra clients
+    api_versions: dict[str, str] = field(default_factory=dict)  # tenant -> its API form
 
     def to_json(self, base_url: str) -> dict[str, Any]:
         """The `/_admin/bootstrap` and `/_admin/reset` answer (PascalCase like the API)."""
@@ -80,7 +100,10 @@ class BootstrapResult:
             "AdminClientId": self.admin_client_id,
             "AdminClientSecret": self.admin_client_secret,
             "AdminTenantId": self.admin_tenant_id,
-            "Tenants": {t: {"Roles": dict(r)} for t, r in self.tenants.items()},
+            "Tenants": {
+                t: {"Roles": dict(r), "ApiVersion": self.api_versions.get(t, UNVERSIONED)}
+                for t, r in self.tenants.items()
+            },
             "Clients": {
                 cid: {
                     "TenantId": c["tenant_id"],
@@ -99,7 +122,10 @@ class BootstrapResult:
             "admin_client_id": self.admin_client_id,
             "admin_client_secret": self.admin_client_secret,
             "admin_tenant_id": self.admin_tenant_id,
-            "tenants": {t: {"roles": dict(r)} for t, r in self.tenants.items()},
+            "tenants": {
+                t: {"roles": dict(r), "api_version": self.api_versions.get(t, UNVERSIONED)}
+                for t, r in self.tenants.items()
+            },
             "clients": {cid: dict(c) for cid, c in self.clients.items()},
         }
 
@@ -147,6 +173,32 @@ def _client_spec(
     )
 
 
+_TENANT_KEYS: Final = frozenset({"id", "roles", "apiVersion", "maxClients"})
+
+
+def _tenant_spec(raw: object, where: str) -> TenantSpec:
+    item = _mapping(raw, where)
+    if set(item) - _TENANT_KEYS:
+        extra = ", ".join(sorted(set(item) - _TENANT_KEYS))
+        raise bad_input(f"bootstrap {where}: unknown key(s) {extra}")
+    tenant_id = _string(item.get("id"), f"{where}.id")
+    assert tenant_id is not None
+    roles = _mapping(item.get("roles") or {}, f"{where}.roles")
+    clean: dict[str, str | None] = {}
+    for name, role_id in roles.items():
+        _string(name, f"{where}.roles name")
+        clean[name] = _string(role_id, f"{where}.roles.{name}", optional=True)
+    api_version = item.get("apiVersion", UNVERSIONED)
+    if api_version not in API_VERSIONS:
+        raise bad_input(f"bootstrap {where}.apiVersion: one of {', '.join(API_VERSIONS)}")
+    max_clients = item.get("maxClients")
+    if max_clients is not None and (
+        isinstance(max_clients, bool) or not isinstance(max_clients, int) or max_clients < 1
+    ):
+        raise bad_input(f"bootstrap {where}.maxClients: a positive integer or null")
+    return TenantSpec(tenant_id, clean, api_version, max_clients)
+
+
 def parse_bootstrap(data: object) -> BootstrapDoc:
     """A document from its decoded YAML/JSON form; errors are 400 `ApiError`s."""
     doc = _mapping(data, "document")
@@ -158,18 +210,7 @@ def parse_bootstrap(data: object) -> BootstrapDoc:
         raise bad_input("bootstrap tenants: expected a non-empty list")
     tenants: list[TenantSpec] = []
     for index, raw in enumerate(raw_tenants):
-        item = _mapping(raw, f"tenants[{index}]")
-        if set(item) - {"id", "roles"}:
-            extra = ", ".join(sorted(set(item) - {"id", "roles"}))
-            raise bad_input(f"bootstrap tenants[{index}]: unknown key(s) {extra}")
-        tenant_id = _string(item.get("id"), f"tenants[{index}].id")
-        assert tenant_id is not None
-        roles = _mapping(item.get("roles") or {}, f"tenants[{index}].roles")
-        clean: dict[str, str | None] = {}
-        for name, role_id in roles.items():
-            _string(name, f"tenants[{index}].roles name")
-            clean[name] = _string(role_id, f"tenants[{index}].roles.{name}", optional=True)
-        tenants.append(TenantSpec(tenant_id, clean))
+        tenants.append(_tenant_spec(raw, f"tenants[{index}]"))
     known = {t.id for t in tenants}
     admin = _client_spec(doc.get("admin") or {}, "admin", tenants[0].id, DEFAULT_ADMIN_CLIENT)
     raw_clients = doc.get("clients") or []
@@ -223,11 +264,16 @@ def apply_bootstrap(
     for tenant_spec in doc.tenants:
         existing = store.tenants[tenant_spec.id].roles if tenant_spec.id in store.tenants else {}
         roles: dict[str, str] = {}
-        for name in (*SPECIAL_ROLES, *tenant_spec.roles):
+        # A v1 tenant always has a Member role: every client there must hold it.
+        required = (*SPECIAL_ROLES, MEMBER_ROLE) if tenant_spec.api_version == V1 else SPECIAL_ROLES
+        for name in (*required, *tenant_spec.roles):
             given = tenant_spec.roles.get(name)
             roles[name] = given or existing.get(name) or str(uuid.uuid4())
-        tenant = store.put_tenant(tenant_spec.id, roles)
+        tenant = store.put_tenant(
+            tenant_spec.id, roles, tenant_spec.api_version, tenant_spec.max_clients
+        )
         result.tenants[tenant_spec.id] = dict(tenant.roles)
+        result.api_versions[tenant_spec.id] = tenant.api_version
     admin = doc.admin
     admin_roles = [store.tenants[t.id].roles[ACCOUNT_ADMINISTRATOR] for t in doc.tenants]
     previous = store.clients.get(admin.client_id)
@@ -276,11 +322,13 @@ def recorded_result(store: Store, admin_secret: str | None) -> BootstrapResult:
         admin_client_secret=admin_secret,
         admin_tenant_id=admin.get("tenant_id"),
         tenants={t.id: dict(t.roles) for t in store.tenants.values()},
+        api_versions={t.id: t.api_version for t in store.tenants.values()},
     )
 
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
+    "DEFAULT_V1_TENANT",
     "BootstrapDoc",
     "BootstrapResult",
     "apply_bootstrap",

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from .auth import bearer_token
+from .auth import bearer_token, require_role
 from .bootstrap import (
     DEFAULT_BOOTSTRAP,
     BootstrapDoc,
@@ -21,7 +21,7 @@ from .bootstrap import (
 )
 from .calllog import CallLog
 from .faults import FaultSet
-from .model import ApiError, Token, bad_input
+from .model import READ_ROLES, WRITE_ROLES, ApiError, Tenant, Token, bad_input
 from .store import Store
 
 log = logging.getLogger("identity_sim")
@@ -102,6 +102,18 @@ def authenticate(request: web.Request) -> Token:
     return token
 
 
+def tenant_for(request: web.Request, api_version: str, *, write: bool) -> Tenant:
+    """The checks every API call starts with, in the documented order: 401 (token), 404
+    (tenant, or a tenant of the other form), 403 (role)."""
+    caller = authenticate(request)
+    tenant = request.app[SIM].store.tenant(request.match_info["tenantId"], api_version)
+    if write:
+        require_role(caller.role_ids, tenant.write_role_ids, WRITE_ROLES)
+    else:
+        require_role(caller.role_ids, tenant.read_role_ids, READ_ROLES)
+    return tenant
+
+
 async def read_json(request: web.Request, *, empty: Any = None) -> Any:
     """The decoded JSON body; `empty` when there is no body at all."""
     raw = await request.read()
@@ -128,9 +140,9 @@ def json_bytes_response(
     return web.Response(body=body, status=status, headers=headers, content_type="application/json")
 
 
-def error_body(error: ApiError) -> dict[str, str]:
+def error_body(error: ApiError, operation_id: str | None = None) -> dict[str, str]:
     return {
-        "OperationId": str(uuid.uuid4()),
+        "OperationId": operation_id or str(uuid.uuid4()),
         "Error": error.error,
         "Reason": error.reason,
         "Resolution": error.resolution,
@@ -140,7 +152,14 @@ def error_body(error: ApiError) -> dict[str, str]:
 def error_response(error: ApiError, headers: dict[str, str] | None = None) -> web.Response:
     if error.status == 401:
         return unauthorized_response()
-    return json_response(error_body(error), error.status, headers)
+    # The operation id also goes in an `Operation-Id` header: that is where the vendor's own
+    # client (adh-sample-library) reads it from.
+    operation_id = str(uuid.uuid4())
+    return json_response(
+        error_body(error, operation_id),
+        error.status,
+        {**(headers or {}), "Operation-Id": operation_id},
+    )
 
 
 def unauthorized_response() -> web.Response:

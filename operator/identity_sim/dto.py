@@ -60,51 +60,69 @@ def valid_client_id(value: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ClientFields:
-    """What a create or update body says about the client itself."""
+    """What a create or update body says about the client itself; on an update, None
+    keeps the current value (the unversioned form always gives name and roles)."""
 
     client_id: str | None
-    name: str
-    role_ids: list[str]
+    name: str | None
+    role_ids: list[str] | None
     enabled: bool | None  # None: absent or null
+    access_token_lifetime: int | None = None  # v1 only
+    tags: list[str] | None = None  # v1 only
 
 
 @dataclass(frozen=True, slots=True)
 class SecretFields:
     description: str | Unset | None
     expiration: datetime | Unset | None
+    #: v1 update with `Expires: true` and no `Expiration`: the secret must already expire
+    must_expire: bool = False
 
 
-def _object(body: object) -> Mapping[str, Any]:
+def as_object(body: object) -> Mapping[str, Any]:
     if not isinstance(body, Mapping):
         raise bad_input("body: expected a JSON object")
     return body
 
 
-def _client_fields(body: Mapping[str, Any]) -> ClientFields:
-    client_id = body.get("ClientId")
-    if client_id is not None and not (isinstance(client_id, str) and valid_client_id(client_id)):
+def checked_client_id(value: object, key: str) -> str | None:
+    if value is not None and not (isinstance(value, str) and valid_client_id(value)):
         raise bad_input(
-            "ClientId: 1-200 printable ASCII characters without space, '/', '?', '#', '%', "
+            f"{key}: 1-200 printable ASCII characters without space, '/', '?', '#', '%', "
             "'\"' or '\\'"
         )
-    name = body.get("Name")
-    if not isinstance(name, str) or not name.strip():
+    return value
+
+
+def checked_name(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
         raise bad_input("Name: required, a non-empty string")
-    role_ids = body.get("RoleIds")
-    if (
-        not isinstance(role_ids, list)
-        or not role_ids
-        or not all(isinstance(r, str) and r for r in role_ids)
-    ):
+    return value
+
+
+def checked_role_ids(value: object) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(r, str) and r for r in value):
         raise bad_input("RoleIds: required, a non-empty list of role id strings")
-    enabled = body.get("Enabled")
-    if enabled is not None and not isinstance(enabled, bool):
-        raise bad_input("Enabled: must be true, false or null")
     # duplicates collapse, first occurrence wins the position
-    return ClientFields(client_id, name, list(dict.fromkeys(role_ids)), enabled)
+    return list(dict.fromkeys(value))
 
 
-def _optional_text(body: Mapping[str, Any], key: str) -> str | Unset | None:
+def checked_enabled(value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise bad_input("Enabled: must be true, false or null")
+    return value
+
+
+def _client_fields(body: Mapping[str, Any]) -> ClientFields:
+    return ClientFields(
+        checked_client_id(body.get("ClientId"), "ClientId"),
+        checked_name(body.get("Name")),
+        checked_role_ids(body.get("RoleIds")),
+        checked_enabled(body.get("Enabled")),
+    )
+
+
+def optional_text(body: Mapping[str, Any], key: str) -> str | Unset | None:
     if key not in body:
         return UNSET
     value = body[key]
@@ -113,7 +131,7 @@ def _optional_text(body: Mapping[str, Any], key: str) -> str | Unset | None:
     return value
 
 
-def _optional_date(body: Mapping[str, Any], key: str) -> datetime | Unset | None:
+def optional_date(body: Mapping[str, Any], key: str) -> datetime | Unset | None:
     if key not in body:
         return UNSET
     value = body[key]
@@ -134,16 +152,16 @@ class ClientCreate:
 
 
 def parse_client_create(body: object) -> ClientCreate:
-    data = _object(body)
+    data = as_object(body)
     fields = _client_fields(data)
     secret = SecretFields(
-        _optional_text(data, "SecretDescription"), _optional_date(data, "SecretExpirationDate")
+        optional_text(data, "SecretDescription"), optional_date(data, "SecretExpirationDate")
     )
     return ClientCreate(fields, secret)
 
 
 def parse_client_update(body: object, path_client_id: str) -> ClientFields:
-    fields = _client_fields(_object(body))
+    fields = _client_fields(as_object(body))
     if fields.client_id is not None and fields.client_id != path_client_id:
         raise bad_input(
             f"ClientId: body says '{fields.client_id}' but the path says '{path_client_id}'"
@@ -152,8 +170,8 @@ def parse_client_update(body: object, path_client_id: str) -> ClientFields:
 
 
 def parse_secret_body(body: object) -> SecretFields:
-    data = _object(body)
-    return SecretFields(_optional_text(data, "Description"), _optional_date(data, "Expiration"))
+    data = as_object(body)
+    return SecretFields(optional_text(data, "Description"), optional_date(data, "Expiration"))
 
 
 def parse_paging(query: Mapping[str, str]) -> tuple[int, int]:

@@ -23,6 +23,7 @@ ROUTES: Final = (
     "secrets.add",
     "secrets.update",
     "secrets.delete",
+    "roles.list",
 )
 _KEYS: Final = frozenset(
     {

@@ -18,7 +18,22 @@ SPECIAL_ROLES = (ACCOUNT_ADMINISTRATOR, CLUSTER_OPERATOR, CLUSTER_SUPPORT)
 WRITE_ROLES = (ACCOUNT_ADMINISTRATOR,)
 READ_ROLES = (ACCOUNT_ADMINISTRATOR, CLUSTER_OPERATOR, CLUSTER_SUPPORT)
 
+#: The role every client of a v1 tenant must hold (the v1 reference: "Member role is always
+#: required"); v1 tenants always get an id for it.
+MEMBER_ROLE = "Tenant Member"
+
+#: The forms of the API a tenant can speak; it answers on its own form's paths only.
+UNVERSIONED = "unversioned"
+V1 = "v1"
+API_VERSIONS = (UNVERSIONED, V1)
+
 MAX_SECRETS_PER_CLIENT = 10
+#: The v1 reference's limit of clients per tenant (a bootstrap can set a smaller one).
+MAX_CLIENTS_PER_TENANT = 50_000
+#: `AccessTokenLifetime` (v1), seconds: range and default.
+MIN_TOKEN_LIFETIME = 60
+MAX_TOKEN_LIFETIME = 3600
+DEFAULT_TOKEN_LIFETIME = 3600
 SECRET_TYPE = "SharedSecret"  # noqa: S105 - a type name
 
 
@@ -89,9 +104,15 @@ class Tenant:
     read_role_ids: frozenset[str] = field(default_factory=frozenset)
     #: ClientId -> Client, in creation order (that order is the list order)
     clients: dict[str, Client] = field(default_factory=dict)
+    api_version: str = UNVERSIONED
+    max_clients: int = MAX_CLIENTS_PER_TENANT
 
     def __post_init__(self) -> None:
         self.refresh_roles()
+
+    @property
+    def member_role_id(self) -> str | None:
+        return self.roles.get(MEMBER_ROLE)
 
     def refresh_roles(self) -> None:
         self.write_role_ids = frozenset(self.roles[n] for n in WRITE_ROLES if n in self.roles)
@@ -122,6 +143,9 @@ class Client:
     next_secret_id: int = 1
     #: the dto's JSON, cached for the hot GET path; dropped by every change of the client
     json: bytes | None = None
+    #: v1 only on the wire; also bounds the lifetime of the tokens the client gets
+    access_token_lifetime: int = DEFAULT_TOKEN_LIFETIME
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -14,14 +14,24 @@ from typing import Any
 
 from .model import Client, Secret, Tenant, Token, format_datetime, parse_datetime
 
+# Columns added after the first schema: a state file written before them gets them (with
+# their defaults) when it is opened.
+_ADDED_COLUMNS = (
+    ("tenants", "options", "TEXT NOT NULL DEFAULT '{}'"),
+    ("clients", "access_token_lifetime", "INTEGER NOT NULL DEFAULT 3600"),
+    ("clients", "tags", "TEXT NOT NULL DEFAULT '[]'"),
+)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, roles TEXT NOT NULL);
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, roles TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS clients (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT NOT NULL UNIQUE,
     tenant_id TEXT NOT NULL, name TEXT NOT NULL, role_ids TEXT NOT NULL,
-    enabled INTEGER NOT NULL, next_secret_id INTEGER NOT NULL);
+    enabled INTEGER NOT NULL, next_secret_id INTEGER NOT NULL,
+    access_token_lifetime INTEGER NOT NULL DEFAULT 3600, tags TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS secrets (
     client_id TEXT NOT NULL, id INTEGER NOT NULL, description TEXT, expiration TEXT,
     salt BLOB NOT NULL, digest BLOB NOT NULL, type TEXT NOT NULL,
@@ -42,6 +52,11 @@ class Loaded:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def _apply_options(tenant: Tenant, options: dict[str, Any]) -> None:
+    tenant.api_version = options.get("api_version", tenant.api_version)
+    tenant.max_clients = options.get("max_clients", tenant.max_clients)
+
+
 def _date(value: str | None) -> datetime | None:
     return None if value is None else parse_datetime(value)
 
@@ -57,7 +72,14 @@ class Database:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        self._add_missing_columns()
         self._conn.commit()
+
+    def _add_missing_columns(self) -> None:
+        for table, column, kind in _ADDED_COLUMNS:
+            info = self._conn.execute(f"PRAGMA table_info({table})")  # fixed names only
+            if column not in {row[1] for row in info}:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._conn.close()
@@ -73,15 +95,21 @@ class Database:
         conn = self._conn
         for key, value in conn.execute("SELECT key, value FROM meta"):
             out.meta[key] = json.loads(value)
-        for tenant_id, roles in conn.execute("SELECT id, roles FROM tenants ORDER BY seq"):
-            out.tenants.append(Tenant(tenant_id, json.loads(roles)))
+        for tenant_id, roles, options in conn.execute(
+            "SELECT id, roles, options FROM tenants ORDER BY seq"
+        ):
+            tenant = Tenant(tenant_id, json.loads(roles))
+            _apply_options(tenant, json.loads(options))
+            out.tenants.append(tenant)
         by_id: dict[str, Client] = {}
         for row in conn.execute(
-            "SELECT client_id, tenant_id, name, role_ids, enabled, next_secret_id"
-            " FROM clients ORDER BY seq"
+            "SELECT client_id, tenant_id, name, role_ids, enabled, next_secret_id,"
+            " access_token_lifetime, tags FROM clients ORDER BY seq"
         ):
             client = Client(row[1], row[0], row[2], json.loads(row[3]), bool(row[4]))
             client.next_secret_id = row[5]
+            client.access_token_lifetime = row[6]
+            client.tags = json.loads(row[7])
             by_id[client.client_id] = client
             out.clients.append(client)
         for row in conn.execute(
@@ -112,19 +140,25 @@ class Database:
 
     def save_tenant(self, tenant: Tenant) -> None:
         self._conn.execute(
-            "INSERT INTO tenants (id, roles) VALUES (?, ?)"
-            " ON CONFLICT(id) DO UPDATE SET roles = excluded.roles",
-            (tenant.id, json.dumps(tenant.roles)),
+            "INSERT INTO tenants (id, roles, options) VALUES (?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET roles = excluded.roles, options = excluded.options",
+            (
+                tenant.id,
+                json.dumps(tenant.roles),
+                json.dumps({"api_version": tenant.api_version, "max_clients": tenant.max_clients}),
+            ),
         )
 
     def save_client(self, client: Client) -> None:
         """Upsert the client row; its position in the list order is kept."""
         self._conn.execute(
-            "INSERT INTO clients (client_id, tenant_id, name, role_ids, enabled, next_secret_id)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET"
+            "INSERT INTO clients (client_id, tenant_id, name, role_ids, enabled, next_secret_id,"
+            " access_token_lifetime, tags)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET"
             " tenant_id = excluded.tenant_id, name = excluded.name,"
             " role_ids = excluded.role_ids, enabled = excluded.enabled,"
-            " next_secret_id = excluded.next_secret_id",
+            " next_secret_id = excluded.next_secret_id,"
+            " access_token_lifetime = excluded.access_token_lifetime, tags = excluded.tags",
             (
                 client.client_id,
                 client.tenant_id,
@@ -132,6 +166,8 @@ class Database:
                 json.dumps(client.role_ids),
                 int(client.enabled),
                 client.next_secret_id,
+                client.access_token_lifetime,
+                json.dumps(client.tags),
             ),
         )
 

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .auth import require_role
-from .context import SIM, authenticate, json_response, read_json
+from .context import SIM, json_response, read_json, tenant_for
 from .dto import parse_secret_body, secret_dto
-from .model import READ_ROLES, WRITE_ROLES, Client
+from .model import UNVERSIONED, Client
 
 BASE = "/api/Tenants/{tenantId}/Clients/{clientId}/Secret"
 COLLECTION = BASE + "{slash:/?}"  # both forms, one resource
 ITEM = BASE + "/{secretId}"
 
 
+def client_for(request: web.Request, api_version: str, *, write: bool) -> Client:
+    """The path's client after the tenant checks (`tenant_for`); 404 when absent."""
+    tenant = tenant_for(request, api_version, write=write)
+    return request.app[SIM].store.get_client(tenant, request.match_info["clientId"])
+
+
 def _client(request: web.Request, *, write: bool) -> Client:
-    store = request.app[SIM].store
-    caller = authenticate(request)
-    tenant = store.tenant(request.match_info["tenantId"])
-    if write:
-        require_role(caller.role_ids, tenant.write_role_ids, WRITE_ROLES)
-    else:
-        require_role(caller.role_ids, tenant.read_role_ids, READ_ROLES)
-    return store.get_client(tenant, request.match_info["clientId"])
+    return client_for(request, UNVERSIONED, write=write)
 
 
 async def list_secrets(request: web.Request) -> web.Response:

@@ -41,7 +41,11 @@ async def token(request: web.Request) -> web.Response:
         return _oauth_error("invalid_client")
     request[CALLER] = client_id
     return json_response(
-        {"access_token": access_token, "token_type": "Bearer", "expires_in": store.token_ttl},
+        {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": store.token_lifetime(client_id),
+        },
         headers={"Cache-Control": "no-store"},
     )
 

@@ -17,6 +17,8 @@ from .auth import token_key as _token_key
 from .dto import ClientFields, SecretFields, Unset, given
 from .model import (
     MAX_SECRETS_PER_CLIENT,
+    MEMBER_ROLE,
+    V1,
     ApiError,
     Client,
     Clock,
@@ -113,8 +115,15 @@ class Store:
             if db is not None:
                 db.set_meta(key, value)
 
-    def put_tenant(self, tenant_id: str, roles: dict[str, str]) -> Tenant:
-        """Create a tenant, or merge `roles` (name -> id) into an existing one."""
+    def put_tenant(
+        self,
+        tenant_id: str,
+        roles: dict[str, str],
+        api_version: str | None = None,
+        max_clients: int | None = None,
+    ) -> Tenant:
+        """Create a tenant, or merge `roles` (name -> id) into an existing one; the API form
+        and client limit change only when given."""
         with self._tx() as db:
             tenant = self.tenants.get(tenant_id)
             if tenant is None:
@@ -123,6 +132,10 @@ class Store:
             else:
                 tenant.roles.update(roles)
                 tenant.refresh_roles()
+            if api_version is not None:
+                tenant.api_version = api_version
+            if max_clients is not None:
+                tenant.max_clients = max_clients
             self._refresh_role_ids()
             if db is not None:
                 db.save_tenant(tenant)
@@ -171,22 +184,37 @@ class Store:
 
     # -- tenants and clients -------------------------------------------------------------
 
-    def tenant(self, tenant_id: str) -> Tenant:
+    def tenant(self, tenant_id: str, api_version: str | None = None) -> Tenant:
+        """The tenant; with `api_version`, only if it speaks that form (a deployment of one
+        form does not know the tenants of the other)."""
         tenant = self.tenants.get(tenant_id)
-        if tenant is None:
+        if tenant is None or (api_version is not None and tenant.api_version != api_version):
             raise tenant_not_found(tenant_id)
         return tenant
 
-    def _check_roles(self, role_ids: list[str]) -> None:
+    def _check_roles(self, tenant: Tenant, role_ids: list[str]) -> None:
         unknown = [r for r in role_ids if r not in self.known_role_ids]
         if unknown:
             raise bad_input(f"RoleIds: unknown role id(s) {', '.join(unknown)}")
+        member = tenant.member_role_id
+        if tenant.api_version == V1 and member not in role_ids:
+            raise ApiError(
+                400,
+                "Missing or invalid inputs",
+                f"RoleIds: the tenant's Member role ({MEMBER_ROLE}, {member}) is required.",
+                f"Add the Member role id {member} to RoleIds.",
+            )
 
     def create_client(
         self, tenant: Tenant, fields: ClientFields, secret: SecretFields
     ) -> tuple[Client, Secret, str]:
         """The new client, its first secret and that secret's value (the only time it exists)."""
-        self._check_roles(fields.role_ids)
+        assert fields.name is not None and fields.role_ids is not None
+        self._check_roles(tenant, fields.role_ids)
+        if tenant.api_version == V1 and len(tenant.clients) >= tenant.max_clients:
+            raise bad_input(
+                f"Client limit exceeded: a tenant holds at most {tenant.max_clients} clients."
+            )
         client_id = fields.client_id if fields.client_id is not None else str(uuid.uuid4())
         if client_id in self.clients:
             raise ApiError(
@@ -203,6 +231,10 @@ class Store:
                 fields.role_ids,
                 True if fields.enabled is None else fields.enabled,
             )
+            if fields.access_token_lifetime is not None:
+                client.access_token_lifetime = fields.access_token_lifetime
+            if fields.tags is not None:
+                client.tags = list(fields.tags)
             value = new_secret_value()
             description = given(secret.description, None)
             expiration = given(secret.expiration, None)
@@ -223,15 +255,31 @@ class Store:
     def list_clients(self, tenant: Tenant, skip: int, count: int) -> list[Client]:
         return list(itertools.islice(tenant.clients.values(), skip, skip + count))
 
+    def find_clients(self, tenant: Tenant, ids: list[str]) -> list[Client]:
+        """The tenant's clients among `ids`, in list order (unknown ids are left out)."""
+        wanted = set(ids)
+        if len(wanted) < len(tenant.clients):
+            found = [tenant.clients[i] for i in wanted if i in tenant.clients]
+            order = {c.client_id: n for n, c in enumerate(tenant.clients.values())}
+            return sorted(found, key=lambda c: order[c.client_id])
+        return [c for c in tenant.clients.values() if c.client_id in wanted]
+
     def update_client(self, tenant: Tenant, client_id: str, fields: ClientFields) -> Client:
+        """Every field that is not None replaces the client's."""
         client = self.get_client(tenant, client_id)
-        self._check_roles(fields.role_ids)
+        role_ids = fields.role_ids if fields.role_ids is not None else client.role_ids
+        self._check_roles(tenant, role_ids)
         with self._tx() as db:
             client.json = None
-            client.name = fields.name
-            client.role_ids = fields.role_ids
+            if fields.name is not None:
+                client.name = fields.name
+            client.role_ids = list(role_ids)
             if fields.enabled is not None:
                 client.enabled = fields.enabled
+            if fields.access_token_lifetime is not None:
+                client.access_token_lifetime = fields.access_token_lifetime
+            if fields.tags is not None:
+                client.tags = list(fields.tags)
             if db is not None:
                 db.save_client(client)
             return client
@@ -281,6 +329,8 @@ class Store:
 
     def update_secret(self, client: Client, secret_id: str, fields: SecretFields) -> Secret:
         secret = self.get_secret(client, secret_id)
+        if fields.must_expire and isinstance(fields.expiration, Unset) and not secret.expiration:
+            raise bad_input("Expiration: required when Expires is true and the secret has none")
         with self._tx() as db:
             if not isinstance(fields.description, Unset):
                 secret.description = fields.description
@@ -307,7 +357,8 @@ class Store:
             return None
         token = new_access_token()
         key = _token_key(token)
-        entry = Token(client_id, frozenset(client.role_ids), self.clock.now() + self.token_ttl)
+        lifetime = self.token_lifetime(client_id)
+        entry = Token(client_id, frozenset(client.role_ids), self.clock.now() + lifetime)
         with self._tx() as db:
             self.tokens[key] = entry
             if db is not None:
@@ -316,6 +367,12 @@ class Store:
             if self._issued % _PRUNE_EVERY == 0:
                 self._prune_tokens(db)
         return token
+
+    def token_lifetime(self, client_id: str) -> int:
+        """Seconds a token issued now lives: the service's, or the client's when shorter."""
+        client = self.clients.get(client_id)
+        lifetime = client.access_token_lifetime if client is not None else self.token_ttl
+        return min(self.token_ttl, lifetime)
 
     def accepts(self, client: Client, secret_value: str) -> bool:
         """Enabled, and one of its unexpired secrets has this value."""
@@ -359,6 +416,7 @@ class Store:
             "LiveTokens": sum(1 for t in self.tokens.values() if t.expires_at > self.clock.now()),
             "Tenants": {
                 tenant.id: {
+                    "ApiVersion": tenant.api_version,
                     "Roles": dict(tenant.roles),
                     "Clients": [
                         {
@@ -367,6 +425,8 @@ class Store:
                             "Name": c.name,
                             "RoleIds": list(c.role_ids),
                             "Enabled": c.enabled,
+                            "AccessTokenLifetime": c.access_token_lifetime,
+                            "Tags": list(c.tags),
                             "Secrets": [
                                 {
                                     "Id": s.id,

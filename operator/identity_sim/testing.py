@@ -122,6 +122,39 @@ class SimAdmin:
         return result
 
 
+def tenant_doc(
+    tenant_id: str,
+    *,
+    api_version: str = "unversioned",
+    roles: dict[str, str | None] | None = None,
+    max_clients: int | None = None,
+) -> dict[str, Any]:
+    """One `tenants` entry of a bootstrap document, e.g. `tenant_doc("t1", api_version="v1")`.
+
+    `roles`: name -> id (None: generated); the three permission roles, and in v1 the Member
+    role, get generated ids when not named."""
+    doc: dict[str, Any] = {"id": tenant_id, "apiVersion": api_version, "roles": dict(roles or {})}
+    if max_clients is not None:
+        doc["maxClients"] = max_clients
+    return doc
+
+
+def bootstrap_doc(
+    *tenants: dict[str, Any],
+    admin: dict[str, Any] | None = None,
+    clients: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A bootstrap document for `SimProcess.reset(...)` / `SimAdmin.bootstrap(...)`:
+    `bootstrap_doc(tenant_doc("a"), tenant_doc("b", api_version="v1"))`. The administrator
+    (default `ccoperator-admin` in the first tenant) holds Account Administrator in all."""
+    doc: dict[str, Any] = {"tenants": list(tenants)}
+    if admin is not None:
+        doc["admin"] = admin
+    if clients:
+        doc["clients"] = clients
+    return doc
+
+
 _LIVE: weakref.WeakSet[SimProcess] = weakref.WeakSet()
 
 
@@ -137,7 +170,9 @@ class SimProcess:
 
     After `start()`: `base_url`, `token_url`, `port`, `pid`, `admin_client_id`,
     `admin_client_secret`, `admin_tenant_id`, `tenants` (tenant -> role name -> role id),
-    `roles` (the admin tenant's), `ready` (the whole ready-file document), `admin` (SimAdmin).
+    `api_versions` (tenant -> "unversioned" or "v1"), `roles` (the admin tenant's),
+    `v1_tenant_id` and `v1_roles` (the first v1 tenant: `demo-tenant-v1` by default),
+    `ready` (the whole ready-file document), `admin` (SimAdmin).
     """
 
     def __init__(
@@ -178,6 +213,7 @@ class SimProcess:
         self.admin_client_secret = ""
         self.admin_tenant_id = ""
         self.tenants: dict[str, dict[str, str]] = {}
+        self.api_versions: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -249,6 +285,9 @@ class SimProcess:
         self.admin_client_secret = ready["admin_client_secret"]
         self.admin_tenant_id = ready["admin_tenant_id"]
         self.tenants = {t: dict(v["roles"]) for t, v in ready["tenants"].items()}
+        self.api_versions = {
+            t: v.get("api_version", "unversioned") for t, v in ready["tenants"].items()
+        }
         if self._admin is not None and self._admin.base_url != self.base_url:
             self._admin.close()
             self._admin = None
@@ -328,6 +367,20 @@ class SimProcess:
         """Role name -> id in the administrator's tenant."""
         return self.tenants.get(self.admin_tenant_id, {})
 
+    def tenant_ids(self, api_version: str) -> list[str]:
+        """The bootstrapped tenants that speak `api_version`, in bootstrap order."""
+        return [t for t in self.tenants if self.api_versions.get(t) == api_version]
+
+    @property
+    def v1_tenant_id(self) -> str:
+        """The first v1 tenant (`demo-tenant-v1` in the default bootstrap), "" when none."""
+        return next(iter(self.tenant_ids("v1")), "")
+
+    @property
+    def v1_roles(self) -> dict[str, str]:
+        """Role name -> id in the first v1 tenant."""
+        return self.tenants.get(self.v1_tenant_id, {})
+
     def reset(self, bootstrap: bool | dict[str, Any] = True) -> dict[str, Any]:
         """`admin.reset` and take the answer's credentials as this handle's."""
         result = self.admin.reset(bootstrap)
@@ -339,6 +392,9 @@ class SimProcess:
         self.admin_client_secret = result.get("AdminClientSecret") or ""
         self.admin_tenant_id = result.get("AdminTenantId") or ""
         self.tenants = {t: dict(v["Roles"]) for t, v in result.get("Tenants", {}).items()}
+        self.api_versions = {
+            t: v.get("ApiVersion", "unversioned") for t, v in result.get("Tenants", {}).items()
+        }
 
     def token(self, client_id: str | None = None, client_secret: str | None = None) -> str:
         """An access token (the administrator's unless told otherwise)."""

@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ccoperator.identity import ClientCreate, CreatedClient, IdentityClient, IdentityConfig
+from ccoperator.identity import (
+    ApiVersion,
+    ClientCreate,
+    ClientDto,
+    CreatedClient,
+    IdentityClient,
+    IdentityConfig,
+)
+from ccoperator.identity.paths import UNVERSIONED, PathScheme
+from ccoperator.identity.paths_v1 import V1
 from identity_sim.testing import SimProcess
 
 ACCOUNT_ADMINISTRATOR = "Account Administrator"
@@ -26,8 +35,29 @@ Sim = SimProcess
 """The `sim` fixture of tests/sim_fixtures.py: the simulator as a process on loopback."""
 
 
-def role_id(sim: Sim, name: str) -> str:
-    return (sim.roles or DEFAULT_ROLES)[name]
+def role_id(sim: Sim, tenant: str, name: str) -> str:
+    """The id of role `name` in `tenant` (role ids are per tenant)."""
+    roles = sim.tenants.get(tenant) or (DEFAULT_ROLES if tenant == sim.admin_tenant_id else {})
+    return roles[name]
+
+
+def is_v1(sim: Sim, tenant: str) -> bool:
+    return sim.api_versions.get(tenant) == ApiVersion.V1
+
+
+def with_member(sim: Sim, tenant: str, roles: list[str]) -> list[str]:
+    """`roles`, plus the tenant's Member role where the form requires it (v1)."""
+    member = role_id(sim, tenant, TENANT_MEMBER)
+    return [*roles, member] if is_v1(sim, tenant) and member not in roles else roles
+
+
+def paths_of(form: ApiVersion) -> PathScheme:
+    return V1 if form == ApiVersion.V1 else UNVERSIONED
+
+
+def core(dto: ClientDto | CreatedClient) -> tuple[str, str, list[str], bool | None]:
+    """What both forms show of a client (v1 adds lifetime and tags)."""
+    return (dto.client_id, dto.name, sorted(dto.role_ids), dto.enabled)
 
 
 def config(

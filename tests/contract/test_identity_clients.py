@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from ccoperator.identity import (
+    ApiVersion,
     ClientCreate,
     ClientDto,
     ClientNotFound,
@@ -27,10 +28,13 @@ from .identity_helpers import (
     Sim,
     calls_of,
     config,
+    core,
     counter,
     new_client,
+    paths_of,
     role_id,
     unique,
+    with_member,
 )
 
 NO_TENANT = "no-such-tenant"
@@ -42,7 +46,7 @@ NO_TENANT = "no-such-tenant"
 async def test_create_with_a_chosen_id_answers_the_secret_once(
     sim: Sim, api: IdentityClient, tenant: str
 ) -> None:
-    member = role_id(sim, TENANT_MEMBER)
+    member = role_id(sim, tenant, TENANT_MEMBER)
     expires = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
     created = await api.create_client(
         tenant,
@@ -77,7 +81,7 @@ async def test_create_without_an_id_gets_a_generated_one(
     sim: Sim, api: IdentityClient, tenant: str
 ) -> None:
     created = await api.create_client(
-        tenant, ClientCreate(name="generated", role_ids=[role_id(sim, TENANT_MEMBER)])
+        tenant, ClientCreate(name="generated", role_ids=[role_id(sim, tenant, TENANT_MEMBER)])
     )
     uuid.UUID(created.client_id)
     assert created.secret_expiration_date is None  # null: never expires
@@ -85,7 +89,7 @@ async def test_create_without_an_id_gets_a_generated_one(
 
 
 async def test_create_errors(sim: Sim, api: IdentityClient, tenant: str) -> None:
-    member = role_id(sim, TENANT_MEMBER)
+    member = role_id(sim, tenant, TENANT_MEMBER)
     await new_client(api, tenant, [member], client_id="taken")
     with pytest.raises(Conflict) as conflict:
         await new_client(api, tenant, [member], client_id="taken")
@@ -110,7 +114,7 @@ async def test_create_errors(sim: Sim, api: IdentityClient, tenant: str) -> None
 
 
 async def test_get(sim: Sim, api: IdentityClient, tenant: str) -> None:
-    created = await new_client(api, tenant, [role_id(sim, TENANT_MEMBER)], name="Getter")
+    created = await new_client(api, tenant, [role_id(sim, tenant, TENANT_MEMBER)], name="Getter")
     got = await api.get_client(tenant, created.client_id)
     assert got == created.to_dto()
     assert got.enabled is True
@@ -121,29 +125,30 @@ async def test_get(sim: Sim, api: IdentityClient, tenant: str) -> None:
         await api.get_client(NO_TENANT, created.client_id)
 
 
-async def test_list(sim: Sim, api: IdentityClient, tenant: str) -> None:
+async def test_list(
+    sim: Sim, form: ApiVersion, existing: str, api: IdentityClient, tenant: str
+) -> None:
     ids = {
-        (await new_client(api, tenant, [role_id(sim, TENANT_MEMBER)])).client_id for _ in range(3)
+        (await new_client(api, tenant, [role_id(sim, tenant, TENANT_MEMBER)])).client_id
+        for _ in range(3)
     }
     listed = await api.list_clients(tenant)
-    assert ids | {sim.admin_client_id} <= listed.ids()
+    assert ids | {existing} <= listed.ids()
     assert not listed.partial and listed.child_errors == []
     with pytest.raises(TenantNotFound):
         await api.list_clients(NO_TENANT)
-    # the seed's collection path, trailing slash included
-    assert (
-        calls_of(sim, "clients.list")[0]["Path"] == f"/api/Tenants/{tenant}/ClientCredentialClient/"
-    )
+    # the form's collection path (the seed's with its trailing slash)
+    assert calls_of(sim, "clients.list")[0]["Path"] == paths_of(form).clients_list(tenant).path
 
 
-async def test_update(sim: Sim, api: IdentityClient, tenant: str) -> None:
-    member, support = role_id(sim, TENANT_MEMBER), role_id(sim, CLUSTER_SUPPORT)
+async def test_update(sim: Sim, form: ApiVersion, api: IdentityClient, tenant: str) -> None:
+    member, support = role_id(sim, tenant, TENANT_MEMBER), role_id(sim, tenant, CLUSTER_SUPPORT)
     created = await new_client(api, tenant, [member])
     changed = ClientDto(
         client_id=created.client_id, name="Renamed", role_ids=[member, support], enabled=True
     )
-    assert await api.update_client(tenant, created.client_id, changed) == changed
-    assert await api.get_client(tenant, created.client_id) == changed
+    assert core(await api.update_client(tenant, created.client_id, changed)) == core(changed)
+    assert core(await api.get_client(tenant, created.client_id)) == core(changed)
 
     # disabling takes the client's ability to get a token away
     disabled = changed.model_copy(update={"enabled": False})
@@ -159,7 +164,7 @@ async def test_update(sim: Sim, api: IdentityClient, tenant: str) -> None:
         await api.update_client(
             tenant, created.client_id, changed.model_copy(update={"client_id": "other"})
         )
-    assert "ClientId" in (mismatch.value.reason or "")
+    assert ("Id" if form == ApiVersion.V1 else "ClientId") in (mismatch.value.reason or "")
     with pytest.raises(ClientNotFound):
         await api.update_client(
             tenant, "no-such-client", changed.model_copy(update={"client_id": "no-such-client"})
@@ -169,7 +174,7 @@ async def test_update(sim: Sim, api: IdentityClient, tenant: str) -> None:
 
 
 async def test_delete(sim: Sim, api: IdentityClient, tenant: str) -> None:
-    created = await new_client(api, tenant, [role_id(sim, TENANT_MEMBER)])
+    created = await new_client(api, tenant, [role_id(sim, tenant, TENANT_MEMBER)])
     await api.delete_client(tenant, created.client_id)
     with pytest.raises(ClientNotFound):
         await api.get_client(tenant, created.client_id)
@@ -189,25 +194,27 @@ async def test_delete(sim: Sim, api: IdentityClient, tenant: str) -> None:
 
 
 async def test_a_401_that_persists_is_unauthorized_after_one_renewal(
-    sim: Sim, api: IdentityClient, tenant: str
+    sim: Sim, existing: str, api: IdentityClient, tenant: str
 ) -> None:
     await api.list_clients(tenant)  # token in hand
     sim.admin.clear_calls()
     sim.admin.add_fault("clients.get", status=401)
     with pytest.raises(Unauthorized) as caught:
-        await api.get_client(tenant, sim.admin_client_id)
+        await api.get_client(tenant, existing)
     assert caught.value.status == 401
     assert counter(sim, "clients.get", 401) == 2
     assert counter(sim, "token", 200) == 1
 
 
 async def test_a_cluster_support_client_may_read_but_not_write(
-    sim: Sim, api: IdentityClient, tenant: str
+    sim: Sim, form: ApiVersion, api: IdentityClient, tenant: str
 ) -> None:
-    reader = await new_client(api, tenant, [role_id(sim, CLUSTER_SUPPORT)])
-    target = await new_client(api, tenant, [role_id(sim, TENANT_MEMBER)])
+    reader = await new_client(
+        api, tenant, with_member(sim, tenant, [role_id(sim, tenant, CLUSTER_SUPPORT)])
+    )
+    target = await new_client(api, tenant, [role_id(sim, tenant, TENANT_MEMBER)])
     async with IdentityClient(
-        config(sim, reader.client_id, reader.client_secret.get_secret_value())
+        config(sim, reader.client_id, reader.client_secret.get_secret_value(), api_version=form)
     ) as support:
         assert (await support.get_client(tenant, target.client_id)).client_id == target.client_id
         assert target.client_id in (await support.list_clients(tenant)).ids()
@@ -215,7 +222,7 @@ async def test_a_cluster_support_client_may_read_but_not_write(
         await support.get_secret(tenant, target.client_id, target.secret_id)
 
         with pytest.raises(Forbidden) as denied:
-            await new_client(support, tenant, [role_id(sim, TENANT_MEMBER)])
+            await new_client(support, tenant, [role_id(sim, tenant, TENANT_MEMBER)])
         assert denied.value.status == 403
         assert ACCOUNT_ADMINISTRATOR in (denied.value.reason or "") + (denied.value.error or "")
         with pytest.raises(Forbidden):
@@ -227,24 +234,26 @@ async def test_a_cluster_support_client_may_read_but_not_write(
 
 
 async def test_a_cluster_operator_client_may_read_but_not_write(
-    sim: Sim, api: IdentityClient, tenant: str
+    sim: Sim, form: ApiVersion, api: IdentityClient, tenant: str
 ) -> None:
-    operator = await new_client(api, tenant, [role_id(sim, CLUSTER_OPERATOR)])
+    operator = await new_client(
+        api, tenant, with_member(sim, tenant, [role_id(sim, tenant, CLUSTER_OPERATOR)])
+    )
     async with IdentityClient(
-        config(sim, operator.client_id, operator.client_secret.get_secret_value())
+        config(sim, operator.client_id, operator.client_secret.get_secret_value(), api_version=form)
     ) as ops:
         assert operator.client_id in (await ops.list_clients(tenant)).ids()
         await ops.get_client(tenant, operator.client_id)
         with pytest.raises(Forbidden):
-            await new_client(ops, tenant, [role_id(sim, TENANT_MEMBER)])
+            await new_client(ops, tenant, [role_id(sim, tenant, TENANT_MEMBER)])
 
 
 async def test_a_client_without_roles_in_a_tenant_is_forbidden_there(
-    sim: Sim, api: IdentityClient, tenant: str
+    sim: Sim, form: ApiVersion, api: IdentityClient, tenant: str
 ) -> None:
-    member = await new_client(api, tenant, [role_id(sim, TENANT_MEMBER)])
+    member = await new_client(api, tenant, [role_id(sim, tenant, TENANT_MEMBER)])
     async with IdentityClient(
-        config(sim, member.client_id, member.client_secret.get_secret_value())
+        config(sim, member.client_id, member.client_secret.get_secret_value(), api_version=form)
     ) as plain:
         with pytest.raises(Forbidden):
             await plain.get_client(tenant, member.client_id)

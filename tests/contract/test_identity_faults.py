@@ -11,6 +11,7 @@ import time
 
 import pytest
 from ccoperator.identity import (
+    ApiVersion,
     ClientCreate,
     ClientNotFound,
     IdentityClient,
@@ -22,14 +23,16 @@ from ccoperator.identity import (
 from .identity_helpers import TENANT_MEMBER, Sim, calls_of, config, counter, new_client, role_id
 
 
-async def test_latency_beyond_the_timeout_is_retried_for_a_get(sim: Sim, tenant: str) -> None:
-    async with IdentityClient(config(sim, read_timeout=0.5)) as api:
+async def test_latency_beyond_the_timeout_is_retried_for_a_get(
+    sim: Sim, form: ApiVersion, existing: str, tenant: str
+) -> None:
+    async with IdentityClient(config(sim, read_timeout=0.5, api_version=form)) as api:
         await api.list_clients(tenant)  # token in hand
         sim.admin.add_fault("clients.get", latency=1.5, times=1)
         started = time.monotonic()
-        got = await api.get_client(tenant, sim.admin_client_id)
+        got = await api.get_client(tenant, existing)
         assert time.monotonic() - started < 1.5  # did not wait for the slow answer
-    assert got.client_id == sim.admin_client_id
+    assert got.client_id == existing
     # the simulator logs a call when it answers: let the abandoned one finish first
     await asyncio.sleep(1.5)
     gets = calls_of(sim, "clients.get")
@@ -37,20 +40,22 @@ async def test_latency_beyond_the_timeout_is_retried_for_a_get(sim: Sim, tenant:
     assert [g["Status"] for g in gets if g["Fault"] is None] == [200]
 
 
-async def test_a_503_at_a_rate_is_retried(sim: Sim, tenant: str) -> None:
-    async with IdentityClient(config(sim, max_retries=12)) as api:
+async def test_a_503_at_a_rate_is_retried(
+    sim: Sim, form: ApiVersion, existing: str, tenant: str
+) -> None:
+    async with IdentityClient(config(sim, max_retries=12, api_version=form)) as api:
         await api.list_clients(tenant)
         sim.admin.add_fault("clients.get", status=503, rate=0.3)
-        results = await asyncio.gather(
-            *(api.get_client(tenant, sim.admin_client_id) for _ in range(30))
-        )
+        results = await asyncio.gather(*(api.get_client(tenant, existing) for _ in range(30)))
     assert len(results) == 30
     assert counter(sim, "clients.get", 503) > 0
     assert counter(sim, "clients.get", 200) == 30
 
 
-async def test_503s_that_outlast_the_retries_are_transient(sim: Sim, tenant: str) -> None:
-    async with IdentityClient(config(sim, max_retries=2)) as api:
+async def test_503s_that_outlast_the_retries_are_transient(
+    sim: Sim, form: ApiVersion, tenant: str
+) -> None:
+    async with IdentityClient(config(sim, max_retries=2, api_version=form)) as api:
         await api.list_clients(tenant)
         sim.admin.add_fault("clients.list", status=503)
         with pytest.raises(Transient) as caught:
@@ -59,12 +64,14 @@ async def test_503s_that_outlast_the_retries_are_transient(sim: Sim, tenant: str
     assert counter(sim, "clients.list", 503) == 3
 
 
-async def test_429_with_retry_after_is_honoured(sim: Sim, tenant: str) -> None:
-    async with IdentityClient(config(sim)) as api:
+async def test_429_with_retry_after_is_honoured(
+    sim: Sim, form: ApiVersion, existing: str, tenant: str
+) -> None:
+    async with IdentityClient(config(sim, api_version=form)) as api:
         await api.list_clients(tenant)
         sim.admin.add_fault("clients.get", status=429, retry_after=1, times=1)
         started = time.monotonic()
-        await api.get_client(tenant, sim.admin_client_id)
+        await api.get_client(tenant, existing)
         waited = time.monotonic() - started
     assert waited >= 1.0
     assert waited < 3.0
@@ -75,7 +82,9 @@ async def test_a_dropped_create_is_an_unknown_outcome_resolved_by_get(
     sim: Sim, api: IdentityClient, tenant: str
 ) -> None:
     sim.admin.add_fault("clients.create", drop=True, times=1)
-    body = ClientCreate(client_id="dropped-one", name="d", role_ids=[role_id(sim, TENANT_MEMBER)])
+    body = ClientCreate(
+        client_id="dropped-one", name="d", role_ids=[role_id(sim, tenant, TENANT_MEMBER)]
+    )
     with pytest.raises(OutcomeUnknown) as caught:
         await api.create_client(tenant, body)
     assert caught.value.method == "POST"
@@ -91,7 +100,9 @@ async def test_a_create_answered_503_is_never_resent(
     sim: Sim, api: IdentityClient, tenant: str
 ) -> None:
     sim.admin.add_fault("clients.create", status=503, retry_after=0, times=1)
-    body = ClientCreate(client_id="not-made", name="n", role_ids=[role_id(sim, TENANT_MEMBER)])
+    body = ClientCreate(
+        client_id="not-made", name="n", role_ids=[role_id(sim, tenant, TENANT_MEMBER)]
+    )
     with pytest.raises(OutcomeUnknown) as caught:
         await api.create_client(tenant, body)
     assert isinstance(caught.value.cause, Transient)
@@ -101,11 +112,15 @@ async def test_a_create_answered_503_is_never_resent(
     assert (await api.create_client(tenant, body)).client_id == "not-made"
 
 
-async def test_a_create_that_times_out_is_never_resent(sim: Sim, tenant: str) -> None:
-    async with IdentityClient(config(sim, read_timeout=0.5)) as api:
+async def test_a_create_that_times_out_is_never_resent(
+    sim: Sim, form: ApiVersion, tenant: str
+) -> None:
+    async with IdentityClient(config(sim, read_timeout=0.5, api_version=form)) as api:
         await api.list_clients(tenant)
         sim.admin.add_fault("clients.create", latency=1.0, times=1)
-        body = ClientCreate(client_id="slow-one", name="s", role_ids=[role_id(sim, TENANT_MEMBER)])
+        body = ClientCreate(
+            client_id="slow-one", name="s", role_ids=[role_id(sim, tenant, TENANT_MEMBER)]
+        )
         with pytest.raises(OutcomeUnknown) as caught:
             await api.create_client(tenant, body)
         assert "ReadTimeout" in str(caught.value)
@@ -116,7 +131,9 @@ async def test_a_create_that_times_out_is_never_resent(sim: Sim, tenant: str) ->
 
 async def test_a_create_answered_429_is_resent(sim: Sim, api: IdentityClient, tenant: str) -> None:
     sim.admin.add_fault("clients.create", status=429, retry_after=0, times=2)
-    created = await new_client(api, tenant, [role_id(sim, TENANT_MEMBER)], client_id="after-429")
+    created = await new_client(
+        api, tenant, [role_id(sim, tenant, TENANT_MEMBER)], client_id="after-429"
+    )
     assert created.client_id == "after-429"
     assert [c["Status"] for c in calls_of(sim, "clients.create")] == [429, 429, 201]
 
@@ -124,7 +141,7 @@ async def test_a_create_answered_429_is_resent(sim: Sim, api: IdentityClient, te
 async def test_a_dropped_add_secret_is_an_unknown_outcome(
     sim: Sim, api: IdentityClient, tenant: str
 ) -> None:
-    created = await new_client(api, tenant, [role_id(sim, TENANT_MEMBER)])
+    created = await new_client(api, tenant, [role_id(sim, tenant, TENANT_MEMBER)])
     sim.admin.add_fault("secrets.add", drop=True, times=1)
     with pytest.raises(OutcomeUnknown):
         await api.add_secret(tenant, created.client_id, SecretCreate(description="lost"))
@@ -134,7 +151,7 @@ async def test_a_dropped_add_secret_is_an_unknown_outcome(
 
 
 async def test_idempotent_writes_are_retried(sim: Sim, api: IdentityClient, tenant: str) -> None:
-    created = await new_client(api, tenant, [role_id(sim, TENANT_MEMBER)])
+    created = await new_client(api, tenant, [role_id(sim, tenant, TENANT_MEMBER)])
     sim.admin.add_fault("clients.update", status=503, times=2)
     dto = created.to_dto().model_copy(update={"name": "after 503s"})
     assert (await api.update_client(tenant, created.client_id, dto)).name == "after 503s"

@@ -14,6 +14,7 @@ from urllib.parse import quote_plus
 import httpx
 import pytest
 from ccoperator.identity import (
+    ApiVersion,
     ClientCreate,
     ClientDto,
     IdentityClient,
@@ -21,7 +22,16 @@ from ccoperator.identity import (
     SecretCreate,
 )
 
-from .identity_helpers import CLUSTER_SUPPORT, TENANT_MEMBER, Sim, config, new_client, role_id
+from .identity_helpers import (
+    CLUSTER_SUPPORT,
+    TENANT_MEMBER,
+    Sim,
+    config,
+    new_client,
+    paths_of,
+    role_id,
+    with_member,
+)
 
 
 class Run:
@@ -49,17 +59,20 @@ class Run:
 
 
 async def test_no_secret_or_token_in_any_log_line(
-    sim: Sim, tenant: str, caplog: pytest.LogCaptureFixture
+    sim: Sim, form: ApiVersion, tenant: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "ccoperator", "ccoperator.identity", "asyncio"):
         caplog.set_level(logging.DEBUG, logger=name)
     run = Run()
     run.keep(sim.admin_client_secret)
-    member, support_role = role_id(sim, TENANT_MEMBER), role_id(sim, CLUSTER_SUPPORT)
+    member, support_role = (
+        role_id(sim, tenant, TENANT_MEMBER),
+        role_id(sim, tenant, CLUSTER_SUPPORT),
+    )
     admin = sim.admin
 
-    cfg = config(sim, read_timeout=0.5)
+    cfg = config(sim, read_timeout=0.5, api_version=form)
     http = cfg.build_http()
     http.event_hooks = {"request": [run.capture], "response": []}
     async with http, IdentityClient(cfg, http=http) as api:
@@ -111,11 +124,14 @@ async def test_no_secret_or_token_in_any_log_line(
 
         # a second caller with little rights
         reader = await api.create_client(
-            tenant, ClientCreate(client_id="log-reader", name="r", role_ids=[support_role])
+            tenant,
+            ClientCreate(
+                client_id="log-reader", name="r", role_ids=with_member(sim, tenant, [support_role])
+            ),
         )
         run.keep(reader.client_secret)
         async with IdentityClient(
-            config(sim, "log-reader", reader.client_secret.get_secret_value()),
+            config(sim, "log-reader", reader.client_secret.get_secret_value(), api_version=form),
             http=http,
         ) as support:
             await support.list_clients(tenant)
@@ -152,7 +168,7 @@ async def test_no_secret_or_token_in_any_log_line(
     message = line.getMessage()
     for part in (
         "GET",
-        f"/api/Tenants/{tenant}/ClientCredentialClient/missing",
+        paths_of(form).clients_get(tenant, "missing").path,
         "404",
         not_found.operation_id,
     ):

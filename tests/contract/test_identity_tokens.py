@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from ccoperator.identity import (
+    ApiVersion,
     IdentityClient,
     InvalidClientCredentials,
 )
@@ -16,50 +17,54 @@ from .identity_helpers import TENANT_MEMBER, Sim, config, counter, new_client, r
 
 
 async def test_discovery_names_the_token_endpoint(
-    sim: Sim, api: IdentityClient, tenant: str
+    sim: Sim, existing: str, api: IdentityClient, tenant: str
 ) -> None:
     assert api.token_url is None
-    await api.get_client(tenant, sim.admin_client_id)
+    await api.get_client(tenant, existing)
     assert api.token_url == sim.token_url
-    await api.get_client(tenant, sim.admin_client_id)
+    await api.get_client(tenant, existing)
     assert counter(sim, "discovery", 200) == 1
     assert counter(sim, "token", 200) == 1
 
 
-async def test_a_configured_token_url_skips_discovery(sim: Sim, tenant: str) -> None:
-    async with IdentityClient(config(sim, token_url=sim.token_url)) as api:
-        await api.get_client(tenant, sim.admin_client_id)
+async def test_a_configured_token_url_skips_discovery(
+    sim: Sim, form: ApiVersion, existing: str, tenant: str
+) -> None:
+    async with IdentityClient(config(sim, token_url=sim.token_url, api_version=form)) as api:
+        await api.get_client(tenant, existing)
     assert counter(sim, "discovery") == 0
     assert counter(sim, "token", 200) == 1
 
 
-async def test_discovery_down_falls_back_to_the_default_token_path(sim: Sim, tenant: str) -> None:
+async def test_discovery_down_falls_back_to_the_default_token_path(
+    sim: Sim, form: ApiVersion, existing: str, tenant: str
+) -> None:
     sim.admin.add_fault("discovery", status=503)
-    async with IdentityClient(config(sim)) as api:
-        await api.get_client(tenant, sim.admin_client_id)
+    async with IdentityClient(config(sim, api_version=form)) as api:
+        await api.get_client(tenant, existing)
         assert api.token_url is None
     assert counter(sim, "discovery", 503) == 1
     assert counter(sim, "token", 200) == 1
 
 
-async def test_concurrent_callers_share_one_token_request(sim: Sim, tenant: str) -> None:
+async def test_concurrent_callers_share_one_token_request(
+    sim: Sim, form: ApiVersion, existing: str, tenant: str
+) -> None:
     sim.admin.add_fault("token", latency=0.3)  # keep the request open while all callers arrive
-    async with IdentityClient(config(sim)) as api:
-        results = await asyncio.gather(
-            *(api.get_client(tenant, sim.admin_client_id) for _ in range(40))
-        )
-    assert {r.client_id for r in results} == {sim.admin_client_id}
+    async with IdentityClient(config(sim, api_version=form)) as api:
+        results = await asyncio.gather(*(api.get_client(tenant, existing) for _ in range(40)))
+    assert {r.client_id for r in results} == {existing}
     assert sim.admin.counters()["token"] == {"200": 1}
     assert counter(sim, "clients.get", 200) == 40
 
 
 async def test_expired_tokens_are_renewed_transparently(
-    sim: Sim, api: IdentityClient, tenant: str
+    sim: Sim, existing: str, api: IdentityClient, tenant: str
 ) -> None:
-    await api.get_client(tenant, sim.admin_client_id)
+    await api.get_client(tenant, existing)
     sim.admin.expire_tokens()
     # every caller hits the 401; they share the one renewal
-    await asyncio.gather(*(api.get_client(tenant, sim.admin_client_id) for _ in range(10)))
+    await asyncio.gather(*(api.get_client(tenant, existing) for _ in range(10)))
     assert counter(sim, "token", 200) == 2
     assert counter(sim, "clients.get", 401) >= 1
     assert counter(sim, "clients.get", 200) == 11
@@ -80,16 +85,18 @@ async def test_a_create_that_meets_an_expired_token_is_resent_once(
 ) -> None:
     await api.list_clients(tenant)
     sim.admin.expire_tokens()
-    created = await new_client(api, tenant, [role_id(sim, TENANT_MEMBER)])
+    created = await new_client(api, tenant, [role_id(sim, tenant, TENANT_MEMBER)])
     # a 401 proves nothing was created, so the one resend is safe
     assert sim.admin.counters()["clients.create"] == {"401": 1, "201": 1}
     assert (await api.get_client(tenant, created.client_id)).client_id == created.client_id
 
 
-async def test_wrong_credentials_are_refused(sim: Sim, tenant: str) -> None:
-    async with IdentityClient(config(sim, client_secret="wrong-secret")) as api:
+async def test_wrong_credentials_are_refused(
+    sim: Sim, form: ApiVersion, existing: str, tenant: str
+) -> None:
+    async with IdentityClient(config(sim, client_secret="wrong-secret", api_version=form)) as api:
         with pytest.raises(InvalidClientCredentials):
-            await api.get_client(tenant, sim.admin_client_id)
+            await api.get_client(tenant, existing)
         with pytest.raises(InvalidClientCredentials):
             await api.request_token("no-such-client", "whatever")
     assert counter(sim, "clients.get") == 0

@@ -1,6 +1,7 @@
 """Typed async client of the tenant-scoped identity API (ClientCredentialClient + secrets).
 
-    config = IdentityConfig(base_url=..., client_id=..., client_secret=...)
+    config = IdentityConfig(base_url=..., client_id=..., client_secret=...,
+                            api_version=ApiVersion.V1)  # default: ApiVersion.UNVERSIONED
     async with IdentityClient(config) as api:
         created = await api.create_client("tenant", ClientCreate(client_id="c1", name="app"))
 
@@ -15,7 +16,9 @@ from .errors import (
     IdentityError,
     InvalidClientCredentials,
     InvalidInput,
+    MemberRoleRequired,
     NotFound,
+    NotSupported,
     OutcomeUnknown,
     SecretNotFound,
     TenantNotFound,
@@ -29,6 +32,7 @@ from .models import (
     ClientDto,
     ClientList,
     CreatedClient,
+    Role,
     SecretCreate,
     SecretInfo,
     SecretUpdate,
@@ -36,8 +40,10 @@ from .models import (
 )
 from .retry import RetryPolicy, parse_retry_after
 from .transport import OnCall
+from .version import ApiVersion
 
 __all__ = [
+    "ApiVersion",
     "ChildError",
     "ClientCreate",
     "ClientDto",
@@ -51,10 +57,13 @@ __all__ = [
     "IdentityError",
     "InvalidClientCredentials",
     "InvalidInput",
+    "MemberRoleRequired",
     "NotFound",
+    "NotSupported",
     "OnCall",
     "OutcomeUnknown",
     "RetryPolicy",
+    "Role",
     "SecretCreate",
     "SecretInfo",
     "SecretNotFound",

@@ -7,6 +7,9 @@ cache and the concurrency bound. Every call:
 3. on 401 drops that token, takes a new one and resends once (a 401 means the server did
    nothing, so even a create may be resent), then gives up with `Unauthorized`,
 4. maps any other non-2xx to a typed error (`errors.py`) and retries per `retry.py`.
+
+Paths, bodies and answers go through the instance's API form (`config.api_version`,
+`forms/`): the methods and models are the same whichever form the service speaks.
 """
 
 from __future__ import annotations
@@ -15,18 +18,19 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from . import paths
 from .errors import (
     Conflict,
     IdentityError,
     NotFound,
+    NotSupported,
     OutcomeUnknown,
     Transient,
     Unauthorized,
@@ -34,26 +38,26 @@ from .errors import (
     describe,
     error_from_status,
 )
+from .forms import form_for
+from .listing import id_chunks, total_count
 from .models import (
     ClientCreate,
     ClientDto,
     ClientList,
     CreatedClient,
-    MultiStatus,
+    Role,
     SecretCreate,
     SecretInfo,
     Token,
 )
 from .retry import Random, RetryPolicy, Sleep, call_with_retries, parse_retry_after
 from .tokens import TokenCache, TokenEndpoint
-from .transport import OnCall, Transport
+from .transport import OnCall, Params, Transport
+from .version import ApiVersion
 
 log = logging.getLogger("ccoperator.identity")
 
 T = TypeVar("T")
-
-_CLIENTS = TypeAdapter(list[ClientDto])
-_SECRETS = TypeAdapter(list[SecretInfo])
 
 
 class IdentityConfig(BaseModel):
@@ -67,6 +71,9 @@ class IdentityConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     base_url: str = Field(description="service base URL; API paths start below it")
+    api_version: ApiVersion = Field(
+        default=ApiVersion.UNVERSIONED, description="which form of the API the service speaks"
+    )
     client_id: str
     client_secret: SecretStr
     token_url: str | None = Field(default=None, description="set to skip discovery")
@@ -118,6 +125,8 @@ class IdentityClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self._form = form_for(config.api_version)
+        self._paths = self._form.paths
         self._base = config.base_url.rstrip("/")
         self._owns_http = http is None
         self._http = http if http is not None else config.build_http()
@@ -182,65 +191,77 @@ class IdentityClient:
             self.config.client_id, self.config.client_secret, retry=False
         )
 
+    @property
+    def api_version(self) -> ApiVersion:
+        return self._form.version
+
     # -- clients ---------------------------------------------------------------------------
 
     async def create_client(self, tenant_id: str, body: ClientCreate) -> CreatedClient:
         """Create a client; the answer holds its only copy of the secret.
 
         Never resent after the request may have reached the server: a timeout, a dropped
-        connection or a 5xx raise `OutcomeUnknown`; set `body.client_id` and resolve by
-        `get_client`. Raises `Conflict` when the id is taken, `TenantNotFound`, `Forbidden`,
-        `InvalidInput`.
+        connection, a 408 or a 5xx raise `OutcomeUnknown`; set `body.client_id` and resolve
+        by `get_client`. Raises `Conflict` when the id is taken, `TenantNotFound`, `Forbidden`,
+        `InvalidInput` (v1: `MemberRoleRequired` when `role_ids` lack the Member role).
         """
-        route = paths.clients_create(tenant_id)
-        response = await self._call(route, json=body.to_wire())
-        return self._parse(route, response, CreatedClient.model_validate)
+        route = self._paths.clients_create(tenant_id)
+        response = await self._call(route, json=self._form.create_body(body))
+        return self._parse(route, response, self._form.read_created)
 
     async def get_client(self, tenant_id: str, client_id: str) -> ClientDto:
         """Raises `ClientNotFound` or `TenantNotFound` when absent."""
-        route = paths.clients_get(tenant_id, client_id)
+        route = self._paths.clients_get(tenant_id, client_id)
         response = await self._call(route)
-        return self._parse(route, response, ClientDto.model_validate)
+        return self._parse(route, response, self._form.read_client)
 
-    async def list_clients(self, tenant_id: str, *, page_size: int = 100) -> ClientList:
-        """Every client of the tenant, page by page (`skip`/`count`) until a short page.
+    async def list_clients(
+        self, tenant_id: str, *, page_size: int = 100, ids: Sequence[str] | None = None
+    ) -> ClientList:
+        """Every client of the tenant, page by page (`skip`/`count`); with `ids`, only those.
 
         A 207 page adds its `Data` and `ChildErrors` and makes the result `partial`: the
         clients named there exist but could not be read, so absence from a partial list
         means nothing. Ids are de-duplicated (pages can shift while clients are created or
-        deleted concurrently).
+        deleted concurrently). The v1 form sends `ids` as its `id` filter (in chunks that
+        keep each URL short); the unversioned form has none, so it lists all and filters.
         """
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        route = paths.clients_list(tenant_id)
+        if isinstance(ids, str):
+            raise TypeError("ids must be a sequence of ids, not one string")
+        route = self._paths.clients_list(tenant_id)
+        if ids is None:
+            return await self._list_all(route, page_size)
+        wanted = list(dict.fromkeys(i for i in ids if i.strip()))
+        if not wanted:
+            return ClientList()
+        if not self._form.filters_by_id:
+            return (await self._list_all(route, page_size)).only(set(wanted))
         result = ClientList()
-        seen: set[str] = set()
+        for chunk in id_chunks(wanted, max_ids=page_size):
+            # The service ignores skip and count when ids are given: one call per chunk.
+            page, _ = await self._list_page(route, {"id": chunk}, skip=0)
+            result.extend(page)
+        return result.only(set(wanted))
+
+    async def _list_all(self, route: paths.Route, page_size: int) -> ClientList:
+        result = ClientList()
         skip = 0
         while True:
-            params: dict[str, str | int] = {"query": "", "skip": skip, "count": page_size}
-            response = await self._call(route, params=params)
-            page = self._parse_list_page(route, response)
-            data, child_errors = page.data, page.child_errors
-            if response.status_code == 207:
-                result.partial = True
-                log.warning(
-                    "GET %s: 207 partial page at skip=%d: %d read, %d unreadable [operation %s]",
-                    route.path,
-                    skip,
-                    len(data),
-                    len(child_errors),
-                    page.operation_id,
-                    extra=_log_fields(route, 207, page.operation_id),
-                )
-            result.child_errors.extend(child_errors)
-            fresh = [item for item in data if item.client_id not in seen]
-            seen.update(item.client_id for item in fresh)
-            result.items.extend(fresh)
+            params: Params = {"query": "", "skip": skip, "count": page_size}
+            page, total = await self._list_page(route, params, skip=skip)
+            before = len(result.items)
+            result.extend(page)
+            fresh = len(result.items) - before
             # A client that could not be read still took a place on the page.
-            page_len = len(data) + len(child_errors)
+            page_len = len(page.items) + len(page.child_errors)
             if page_len < page_size:
                 return result
-            if not fresh and not child_errors:
+            if total is not None and skip + page_len >= total:
+                # v1 says how many there are: no need for a last, empty page.
+                return result
+            if not fresh and not page.child_errors:
                 # A full page of nothing new: the server ignores `skip`, or the list moves
                 # under us. Stop rather than loop, and say the read is incomplete.
                 log.warning(
@@ -252,33 +273,80 @@ class IdentityClient:
                 return result
             skip += page_len
 
+    async def _list_page(
+        self, route: paths.Route, params: Params, *, skip: int
+    ) -> tuple[ClientList, int | None]:
+        """One page as a `ClientList`, and the `Total-Count` the service answered (if any)."""
+        response = await self._call(route, params=params)
+        status = response.status_code
+        page = self._parse(route, response, lambda data: self._form.read_list_page(status, data))
+        if status == 207:
+            log.warning(
+                "GET %s: 207 partial page at skip=%d: %d read, %d unreadable [operation %s]",
+                route.path,
+                skip,
+                len(page.data),
+                len(page.child_errors),
+                page.operation_id,
+                extra=_log_fields(route, 207, page.operation_id),
+            )
+        listed = ClientList(items=[], child_errors=list(page.child_errors), partial=status == 207)
+        listed.extend(ClientList(items=list(page.data)))
+        return listed, total_count(response.headers.get("Total-Count"))
+
     async def update_client(self, tenant_id: str, client_id: str, body: ClientDto) -> ClientDto:
-        """Replace name, roles and enabled. Raises `ClientNotFound`, `TenantNotFound`,
-        `InvalidInput` (e.g. an unknown role id), `Forbidden`."""
-        route = paths.clients_update(tenant_id, client_id)
-        response = await self._call(route, json=body.to_wire())
+        """Set name, roles and enabled (v1 also `access_token_lifetime` and `tags`, when not
+        None: the v1 form leaves what is not sent as it is). Raises `ClientNotFound`,
+        `TenantNotFound`, `InvalidInput` (e.g. an unknown role id), `Forbidden`."""
+        route = self._paths.clients_update(tenant_id, client_id)
+        response = await self._call(route, json=self._form.update_body(body))
         if not response.content:
             return body
-        return self._parse(route, response, ClientDto.model_validate)
+        return self._parse(route, response, self._form.read_client)
 
     async def delete_client(self, tenant_id: str, client_id: str) -> None:
         """Delete a client and its secrets. Raises `ClientNotFound` when it is not there;
         a caller that wants it gone treats that as done (a retried DELETE whose first
         attempt succeeded also ends there)."""
-        await self._call(paths.clients_delete(tenant_id, client_id))
+        await self._call(self._paths.clients_delete(tenant_id, client_id))
+
+    # -- roles -----------------------------------------------------------------------------
+
+    async def list_roles(self, tenant_id: str, *, page_size: int = 100) -> list[Role]:
+        """The tenant's roles (v1 only). Raises `NotSupported` on the unversioned form,
+        which has no roles endpoint, before sending anything."""
+        route = self._paths.roles_list(tenant_id)
+        if route is None:
+            raise NotSupported(
+                f"the {self._form.version} form of the identity API has no roles endpoint; "
+                "role ids come from configuration there"
+            )
+        roles: list[Role] = []
+        seen: set[str] = set()
+        skip = 0
+        while True:
+            params: Params = {"skip": skip, "count": page_size}
+            response = await self._call(route, params=params)
+            page = self._parse(route, response, self._form.read_roles)
+            roles.extend(role for role in page if role.id not in seen)
+            seen.update(role.id for role in page)
+            total = total_count(response.headers.get("Total-Count"))
+            skip += len(page)
+            if len(page) < page_size or (total is not None and skip >= total):
+                return roles
 
     # -- secrets ---------------------------------------------------------------------------
 
     async def list_secrets(self, tenant_id: str, client_id: str) -> list[SecretInfo]:
-        route = paths.secrets_list(tenant_id, client_id)
+        route = self._paths.secrets_list(tenant_id, client_id)
         response = await self._call(route)
-        return self._parse(route, response, _SECRETS.validate_python)
+        return self._parse(route, response, self._form.read_secrets)
 
     async def get_secret(self, tenant_id: str, client_id: str, secret_id: int) -> SecretInfo:
         """Raises `SecretNotFound`, `ClientNotFound` or `TenantNotFound` when absent."""
-        route = paths.secrets_get(tenant_id, client_id, secret_id)
+        route = self._paths.secrets_get(tenant_id, client_id, secret_id)
         response = await self._call(route)
-        return self._parse(route, response, SecretInfo.model_validate)
+        return self._parse(route, response, self._form.read_secret)
 
     async def add_secret(self, tenant_id: str, client_id: str, body: SecretCreate) -> SecretInfo:
         """Issue a new secret; returns it with its value (the only time the value is seen).
@@ -286,9 +354,9 @@ class IdentityClient:
         Like create, never resent blindly: `OutcomeUnknown` when it may have happened
         (resolve by `list_secrets`: a secret nobody holds the value of can be deleted).
         """
-        route = paths.secrets_add(tenant_id, client_id)
-        response = await self._call(route, json=body.to_wire())
-        secrets = self._parse(route, response, _secret_list)
+        route = self._paths.secrets_add(tenant_id, client_id)
+        response = await self._call(route, json=self._form.add_secret_body(body))
+        secrets = self._parse(route, response, self._form.read_added_secrets)
         issued = [secret for secret in secrets if secret.value is not None]
         if not issued:
             raise OutcomeUnknown(
@@ -308,20 +376,21 @@ class IdentityClient:
     async def update_secret(
         self, tenant_id: str, client_id: str, secret_id: int, body: SecretCreate
     ) -> SecretInfo:
-        """Change description and expiration (None: never expires)."""
-        route = paths.secrets_update(tenant_id, client_id, secret_id)
-        response = await self._call(route, json=body.to_wire())
-        return self._parse(route, response, SecretInfo.model_validate)
+        """Change what `body` sets: description, expiration (set to None: never expires)."""
+        route = self._paths.secrets_update(tenant_id, client_id, secret_id)
+        response = await self._call(route, json=self._form.update_secret_body(body))
+        return self._parse(route, response, self._form.read_secret)
 
     async def delete_secret(
         self, tenant_id: str, client_id: str, secret_id: int
     ) -> list[SecretInfo]:
-        """Delete one secret; returns the client's remaining secrets."""
-        route = paths.secrets_delete(tenant_id, client_id, secret_id)
+        """Delete one secret; returns the client's remaining secrets when the form answers
+        them (unversioned), else an empty list (v1 answers 204)."""
+        route = self._paths.secrets_delete(tenant_id, client_id, secret_id)
         response = await self._call(route)
         if not response.content:
             return []
-        return self._parse(route, response, _secret_list)
+        return self._parse(route, response, self._form.read_added_secrets)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -330,7 +399,7 @@ class IdentityClient:
         route: paths.Route,
         *,
         json: Any = None,
-        params: Mapping[str, str | int] | None = None,
+        params: Params | None = None,
     ) -> httpx.Response:
         """Send `route` with a token, refresh once on 401, retry per policy; a 2xx answer."""
         url = self._base + route.path
@@ -381,7 +450,7 @@ class IdentityClient:
         url: str,
         token: Token,
         json: Any,
-        params: Mapping[str, str | int] | None,
+        params: Params | None,
     ) -> httpx.Response:
         headers = {"Authorization": token.authorization(), "Accept": "application/json"}
         return await self._transport.send(
@@ -457,25 +526,6 @@ class IdentityClient:
             extra=_log_fields(route, response.status_code, None),
         )
         raise error
-
-    def _parse_list_page(self, route: paths.Route, response: httpx.Response) -> MultiStatus:
-        if response.status_code == 207:
-            return self._parse(route, response, _multi_status)
-        return MultiStatus(data=self._parse(route, response, _CLIENTS.validate_python))
-
-
-def _multi_status(body: Any) -> MultiStatus:
-    # Tolerance: a 207 whose body is a bare list is all data and no errors.
-    if isinstance(body, list):
-        return MultiStatus(data=_CLIENTS.validate_python(body))
-    return MultiStatus.model_validate(body)
-
-
-def _secret_list(body: Any) -> list[SecretInfo]:
-    # The contract answers a list; a single object is accepted as a list of one.
-    if isinstance(body, dict):
-        return [SecretInfo.model_validate(body)]
-    return _SECRETS.validate_python(body)
 
 
 def _validation_summary(exc: ValueError) -> str:

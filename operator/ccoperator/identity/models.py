@@ -1,4 +1,9 @@
-"""Wire models of the identity API.
+"""Models of the identity API: what callers build and read, in the unversioned form's wire shape.
+
+These are the public models whatever the form: `forms/` maps them to and from each form's
+wire (the v1 form names the client `Id`, nests the created client, and so on). Fields that
+only the v1 form has (`access_token_lifetime`, `tags`, `expires`) are never sent on the
+unversioned wire and read back as None there.
 
 JSON on the wire is PascalCase (`ClientId`, `RoleIds`); Python code uses snake_case field
 names. Parsing is tolerant: unknown fields are ignored, `null` lists become empty lists and
@@ -9,7 +14,7 @@ naive timestamps are read as UTC. Secret values are `SecretStr`, so `repr`, `str
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_pascal
@@ -29,6 +34,10 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 StrList = Annotated[list[str], BeforeValidator(_none_as_empty)]
 
 
+#: Fields of the public models that only the v1 form carries.
+V1_ONLY: Final = frozenset({"access_token_lifetime", "tags", "expires"})
+
+
 class WireModel(BaseModel):
     """Base of every DTO: PascalCase aliases, construction by field name, extras ignored."""
 
@@ -40,8 +49,9 @@ class WireModel(BaseModel):
     )
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON body for a request: aliases, ISO timestamps, unset optionals left out."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The unversioned form's JSON body: aliases, ISO timestamps, unset optionals and
+        v1-only fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(V1_ONLY))
 
 
 class ClientDto(WireModel):
@@ -51,6 +61,10 @@ class ClientDto(WireModel):
     name: str = ""
     role_ids: StrList = Field(default_factory=list)
     enabled: bool | None = None
+    #: v1 only: seconds, 60-3600 (the service's default 3600); None: not sent / not shown
+    access_token_lifetime: int | None = None
+    #: v1 only; None: not sent (an update then leaves the tags as they are) / not shown
+    tags: list[str] | None = None
 
 
 class ClientCreate(WireModel):
@@ -65,6 +79,8 @@ class ClientCreate(WireModel):
     name: str
     role_ids: StrList = Field(default_factory=list)
     enabled: bool | None = None
+    access_token_lifetime: int | None = None  # v1 only
+    tags: list[str] | None = None  # v1 only
     secret_description: str | None = None
     secret_expiration_date: UtcDatetime | None = None
 
@@ -76,6 +92,8 @@ class CreatedClient(WireModel):
     name: str = ""
     role_ids: StrList = Field(default_factory=list)
     enabled: bool | None = None
+    access_token_lifetime: int | None = None  # v1 only
+    tags: list[str] | None = None  # v1 only
     client_secret: SecretStr
     secret_id: int
     secret_description: str | None = None
@@ -83,7 +101,12 @@ class CreatedClient(WireModel):
 
     def to_dto(self) -> ClientDto:
         return ClientDto(
-            client_id=self.client_id, name=self.name, role_ids=self.role_ids, enabled=self.enabled
+            client_id=self.client_id,
+            name=self.name,
+            role_ids=self.role_ids,
+            enabled=self.enabled,
+            access_token_lifetime=self.access_token_lifetime,
+            tags=self.tags,
         )
 
 
@@ -95,18 +118,26 @@ class SecretInfo(WireModel):
     value: SecretStr | None = None
     expiration: UtcDatetime | None = None
     type: str | int | None = None
+    expires: bool | None = None  # v1 only: False for a secret that never expires
 
 
 class SecretCreate(WireModel):
-    """Body of add-secret and update-secret. `expiration` None means never expires."""
+    """Body of add-secret and update-secret. `expiration` None means never expires.
+
+    An add sends both fields. An update sends only the fields the caller set (pass
+    `expiration=None` explicitly to make a secret never expire); the others stay as they are.
+    """
 
     description: str | None = None
     expiration: UtcDatetime | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        # Expiration is sent even when null: on update, null is a value ("never expires"),
-        # not "leave unchanged".
-        return self.model_dump(mode="json", by_alias=True)
+        # Expiration is sent even when null: null is a value ("never expires").
+        return self.model_dump(mode="json", by_alias=True, exclude=set(V1_ONLY))
+
+    def update_wire(self) -> dict[str, Any]:
+        """The unversioned update body: only what was set."""
+        return self.model_dump(mode="json", by_alias=True, include=set(self.model_fields_set))
 
 
 SecretUpdate = SecretCreate
@@ -120,8 +151,20 @@ class ChildError(WireModel):
     reason: str | None = None
     resolution: str | None = None
     status_code: int | None = None
-    model_id: dict[str, Any] | None = None
+    #: `{"ClientId": ...}` in the unversioned form; the v1 reference shows a plain string
+    model_id: dict[str, Any] | str | None = None
     tenant_id: str | None = None
+
+    def names(self) -> str | None:
+        """The client id this error is about, when it says."""
+        if isinstance(self.model_id, str):
+            return self.model_id or None
+        if isinstance(self.model_id, dict):
+            for key in ("ClientId", "Id"):
+                value = self.model_id.get(key)
+                if isinstance(value, str) and value:
+                    return value
+        return None
 
 
 class MultiStatus(WireModel):
@@ -147,6 +190,35 @@ class ClientList(BaseModel):
 
     def ids(self) -> set[str]:
         return {item.client_id for item in self.items}
+
+    def only(self, wanted: set[str]) -> ClientList:
+        """The part of this list about `wanted` ids; a child error that names no client
+        stays, since it may be about any of them."""
+        errors = [e for e in self.child_errors if e.names() is None or e.names() in wanted]
+        return ClientList(
+            items=[item for item in self.items if item.client_id in wanted],
+            child_errors=errors,
+            partial=self.partial,
+        )
+
+    def extend(self, other: ClientList) -> None:
+        """Add another read's clients (ids not seen yet), errors and partiality."""
+        seen = self.ids()
+        self.items.extend(item for item in other.items if item.client_id not in seen)
+        self.child_errors.extend(other.child_errors)
+        self.partial = self.partial or other.partial
+
+
+class Role(WireModel):
+    """A tenant's role (v1 `GET api/v1/Tenants/{t}/Roles`)."""
+
+    id: str
+    name: str = ""
+    description: str | None = None
+    role_scope: int | str | None = None
+    tenant_id: str | None = None
+    community_id: str | None = None
+    role_type_id: str | None = None
 
 
 class Token(BaseModel):

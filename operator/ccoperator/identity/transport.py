@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import httpx
 
 from .errors import IdentityError, Transient
 
 log = logging.getLogger("ccoperator.identity")
+
+Params: TypeAlias = Mapping[str, str | int | Sequence[str]]
+"""Query parameters; a sequence value is sent as the parameter repeated (`id=a&id=b`)."""
 
 OnCall = Callable[[str, str, int | None, float], None]
 """`on_call(method, route, status, seconds)`, once per HTTP exchange; status None when no
@@ -55,7 +58,7 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
-        params: Mapping[str, str | int] | None = None,
+        params: Params | None = None,
     ) -> httpx.Response:
         """Send one request and read the whole answer; any status is returned as is.
 

@@ -42,6 +42,8 @@ def test_client_dto_reads_pascal_case_and_writes_it_back() -> None:
         "Name": "App",
         "RoleIds": ["r1", "r2"],
         "Enabled": False,
+        "AccessTokenLifetime": None,  # v1 only: never on the unversioned wire
+        "Tags": None,
     }
 
 

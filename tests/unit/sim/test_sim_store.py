@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from identity_sim.auth import Unauthorized
-from identity_sim.bootstrap import DEFAULT_BOOTSTRAP, DEFAULT_ROLES, apply_bootstrap
+from identity_sim.bootstrap import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_ROLES,
+    DEFAULT_V1_ROLES,
+    apply_bootstrap,
+)
 from identity_sim.dto import (
     parse_client_create,
     parse_client_update,
@@ -310,6 +315,10 @@ def test_bootstrap_twice_keeps_ids_and_replaces_admin_secret(store: Store) -> No
     again = apply_bootstrap(store, DEFAULT_BOOTSTRAP)
     assert again.tenants["demo-tenant"] == DEFAULT_ROLES
     admin = store.clients["ccoperator-admin"]
-    assert admin.role_ids == [DEFAULT_ROLES["Account Administrator"]]
+    # Account Administrator of each bootstrapped tenant: demo-tenant and demo-tenant-v1
+    assert admin.role_ids == [
+        DEFAULT_ROLES["Account Administrator"],
+        DEFAULT_V1_ROLES["Account Administrator"],
+    ]
     assert again.admin_client_secret and store.accepts(admin, again.admin_client_secret)
     assert not store.accepts(admin, "admin-secret")
