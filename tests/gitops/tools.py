@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,12 @@ def _judge(cmd: list[str], obj: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def argocd_health(script: Path, obj: dict[str, Any]) -> dict[str, Any]:
-    """{status, message} as Argo CD's Lua health check computes it for `obj`."""
-    return _judge([str(ensure("luahealth")), str(script), "-"], obj)
+def argocd_health(script: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """{status, message} as Argo CD's Lua health check `script` computes it for `obj`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="health.") as file:
+        file.write(script)
+        file.flush()
+        return _judge([str(ensure("luahealth")), file.name, "-"], obj)
 
 
 def kstatus(obj: dict[str, Any]) -> dict[str, Any]:
