@@ -6,6 +6,7 @@
 - `promtool`: Prometheus' rule checker and rule unit-test runner (Prometheus 3.x's module).
 - `luahealth`: runs an Argo CD Lua health check on objects as Argo CD does (gopher-lua).
 - `kstatus`: prints what sigs.k8s.io/cli-utils' kstatus computes (what Flux waits on).
+- `promqlnames`: the metric names PromQL expressions select (Prometheus' own parser).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ PROMTOOL = register(GoTool("promtool", package="github.com/prometheus/prometheus
                            version="v0.316.0"))
 LUAHEALTH = register(GoTool("luahealth", source=REPO / "tools" / "luahealth"))
 KSTATUS = register(GoTool("kstatus", source=REPO / "tools" / "kstatus"))
+PROMQLNAMES = register(GoTool("promqlnames", source=REPO / "tools" / "promqlnames"))
 
 
 def ensure(name: str) -> Path:
@@ -50,6 +52,15 @@ def argocd_health(script: str, obj: dict[str, Any]) -> dict[str, Any]:
 def kstatus(obj: dict[str, Any]) -> dict[str, Any]:
     """{status, message, conditions} as kstatus' status.Compute computes it for `obj`."""
     return _judge([str(ensure("kstatus")), "-"], obj)
+
+
+def promql_names(exprs: list[str]) -> dict[str, list[str]]:
+    """expr -> the metric names it selects; fails on an expression that does not parse."""
+    result = subprocess.run([str(ensure("promqlnames"))], input=json.dumps(exprs),
+                            capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    answer: dict[str, list[str]] = json.loads(result.stdout)
+    return answer
 
 
 if __name__ == "__main__":
