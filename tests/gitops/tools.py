@@ -46,12 +46,12 @@ def argocd_health(script: str, obj: dict[str, Any]) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="health.") as file:
         file.write(script)
         file.flush()
-        return _judge([str(ensure("luahealth")), file.name, "-"], obj)
+        return _judge([str(ensure("luahealth")), file.name], obj)
 
 
 def kstatus(obj: dict[str, Any]) -> dict[str, Any]:
     """{status, message, conditions} as kstatus' status.Compute computes it for `obj`."""
-    return _judge([str(ensure("kstatus")), "-"], obj)
+    return _judge([str(ensure("kstatus"))], obj)
 
 
 def promql_names(exprs: list[str]) -> dict[str, list[str]]:

@@ -1,8 +1,8 @@
 // kstatus prints what sigs.k8s.io/cli-utils' kstatus (the library Flux and kpt use to wait
 // for resources) computes for Kubernetes objects.
 //
-//	kstatus OBJECT.json...   one JSON line per object: {"status":..,"message":..,"conditions":[..]}
-//	kstatus -                objects from stdin (a JSON object or a List)
+//	kstatus < OBJECT.json   one JSON line per object: {"status":..,"message":..,"conditions":[..]}
+//	                        (stdin: one object, or a List of them)
 package main
 
 import (
@@ -50,36 +50,28 @@ func listItems(list *unstructured.UnstructuredList) []*unstructured.Unstructured
 }
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: kstatus OBJECT.json... (or - for stdin)")
+	if len(os.Args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: kstatus < OBJECT.json")
+		os.Exit(2)
+	}
+	data, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	objs, err := objects(data)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stdin:", err)
 		os.Exit(2)
 	}
 	out := json.NewEncoder(os.Stdout)
-	for _, path := range os.Args[1:] {
-		var data []byte
-		var err error
-		if path == "-" {
-			data, err = io.ReadAll(os.Stdin)
-		} else {
-			data, err = os.ReadFile(path)
-		}
+	for _, obj := range objs {
+		res, err := status.Compute(obj)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
+			os.Exit(1)
 		}
-		objs, err := objects(data)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
-			os.Exit(2)
-		}
-		for _, obj := range objs {
-			res, err := status.Compute(obj)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
-				os.Exit(1)
-			}
-			_ = out.Encode(result{Status: res.Status.String(), Message: res.Message,
-				Conditions: res.Conditions})
-		}
+		_ = out.Encode(result{Status: res.Status.String(), Message: res.Message,
+			Conditions: res.Conditions})
 	}
 }

@@ -4,8 +4,8 @@
 // `obj` (JSON integers as numbers, like an unstructured object), and the returned table read
 // as {status, message}; a status outside Argo CD's set becomes Unknown.
 //
-//	luahealth SCRIPT.lua OBJECT.json...   one JSON line per object: {"status":..,"message":..}
-//	luahealth SCRIPT.lua -                 objects from stdin (a JSON object or a List)
+//	luahealth SCRIPT.lua < OBJECT.json   one JSON line per object: {"status":..,"message":..}
+//	                                      (stdin: one object, or a List of them)
 package main
 
 import (
@@ -121,8 +121,8 @@ func decode(data []byte) ([]map[string]any, error) {
 }
 
 func main() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: luahealth SCRIPT.lua OBJECT.json... (or - for stdin)")
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: luahealth SCRIPT.lua < OBJECT.json")
 		os.Exit(2)
 	}
 	script, err := os.ReadFile(os.Args[1])
@@ -130,36 +130,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	out := json.NewEncoder(os.Stdout)
-	failed := false
-	for _, path := range os.Args[2:] {
-		var data []byte
-		if path == "-" {
-			data, err = io.ReadAll(os.Stdin)
-		} else {
-			data, err = os.ReadFile(path)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		objects, err := decode(data)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
-			os.Exit(2)
-		}
-		for _, obj := range objects {
-			result, err := run(string(script), obj)
-			if err != nil {
-				// Argo CD shows a script error as Unknown with the error as message.
-				fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
-				failed = true
-				continue
-			}
-			_ = out.Encode(result)
-		}
+	data, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
-	if failed {
-		os.Exit(1)
+	objects, err := decode(data)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stdin:", err)
+		os.Exit(2)
+	}
+	out := json.NewEncoder(os.Stdout)
+	for _, obj := range objects {
+		result, err := run(string(script), obj)
+		if err != nil {
+			// Argo CD shows a script error as Unknown with the error as message; here it is
+			// an error, so a broken script cannot pass for a status.
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		_ = out.Encode(result)
 	}
 }
