@@ -27,5 +27,7 @@ ENV PATH=/opt/ccoperator/bin:$PATH \
     PYTHONUNBUFFERED=1
 USER 10001:10001
 EXPOSE 8080 9090
+# Kubernetes ignores HEALTHCHECK; deploy/ probes /healthz on the port the settings choose.
+# checkov:skip=CKV_DOCKER_2:Kubernetes ignores HEALTHCHECK; the Deployment has liveness and readiness probes on /healthz
 ENTRYPOINT ["ccoperator"]
 CMD ["run"]

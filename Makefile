@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Checkov in a virtualenv of its own: its pins (packaging, python-dateutil, ...) conflict with
+# the project's dependencies.
+CHECKOV_VENV    ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(PYTHON) -m tests.controlplane.build --print 2>/dev/null)/kubectl)
 
 .PHONY: help venv binaries test test-unit demo run sim install deploy lint image-check bench chaos clean
@@ -11,7 +16,7 @@ KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(PYTHON) -m tes
 help:
 	@echo "make demo      start a local control plane + identity simulator + operator, apply examples/"
 	@echo "make test      run the whole test suite (unit, contract, integration, e2e)"
-	@echo "make lint      ruff + mypy (strict on operator/ccoperator) + hadolint"
+	@echo "make lint      ruff + mypy (strict on operator/ccoperator) + hadolint + checkov (offline)"
 	@echo "make image-check  the Dockerfile's install steps in a clean virtualenv"
 	@echo "make run       run the operator against the current kubeconfig (CCOPERATOR_* settings)"
 	@echo "make sim       run the identity simulator on 127.0.0.1:8085"
@@ -31,7 +36,7 @@ venv: $(STAMP)
 binaries: venv
 	$(BIN)/python -m tests.controlplane.build
 
-test: venv binaries
+test: venv binaries $(CHECKOV_STAMP)
 	$(BIN)/pytest
 
 test-unit: venv
@@ -52,10 +57,19 @@ install:
 deploy:
 	$(KUBECTL) apply -k deploy/
 
-lint: venv
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
+# Checkov runs offline on the rendered deploy/ kustomizations, the Argo CD snippet, the
+# Dockerfile and charts/ when present (tests/gitops/checkov_lint.py).
+lint: venv $(CHECKOV_STAMP)
 	$(BIN)/ruff check operator tests
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/python -m tests.gitops.checkov_lint --checkov $(CHECKOV_VENV)/bin/checkov --kubectl $(KUBECTL)
 
 # What the Dockerfile's build stage does, in a clean virtualenv (no container engine here):
 # install the package alone and start the entrypoint.
@@ -73,4 +87,4 @@ chaos: venv binaries
 	$(BIN)/pytest -m chaos tests/faults
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -67,3 +67,46 @@ class TenantReason(StrEnum):
     UNAUTHORIZED = "Unauthorized"
     TENANT_NOT_FOUND = "TenantNotFound"
     IDENTITY_UNAVAILABLE = "IdentityUnavailable"
+
+
+# ------------------------------------------------------------------------------- Stalled
+# GitOps tools read more than Ready. kstatus (Flux, kpt, `kubectl wait`-style tooling) calls a
+# resource Failed only through a `Stalled=True` condition, and InProgress through Ready=False or
+# a stale observedGeneration; Argo CD reads the health check in deploy/argocd/. So the
+# operator writes `Stalled=True` (reason and message copied from Ready) exactly when Ready=False
+# for a reason no retry will fix, and leaves Stalled out otherwise: absent, not False, so the
+# resources that never stalled keep the status they had and a no-op resync still writes nothing.
+# No `Reconciling` condition: Ready=False already reads as InProgress, and writing one more
+# condition on every retry would only add status writes.
+STALLED = "Stalled"
+
+# Ready=False reasons that need someone to act (the README's "what to do" is not "wait"): the
+# spec, a tenant object, the identity service's grants or the operator's own credentials must
+# change. Creating, IdentityUnavailable, KubernetesError and DeleteFailed are retried with
+# backoff and are work in progress. Tenant objects' reasons are here too (the same names mean
+# the same on both): Stalled, the Argo CD health check and the alerts agree on one list.
+NEEDS_USER: frozenset[str] = frozenset({
+    Reason.SECRET_CONFLICT, Reason.CLIENT_ID_TAKEN, Reason.CLIENT_ID_CHANGED,
+    Reason.TENANT_NOT_FOUND, Reason.FORBIDDEN, Reason.INVALID_SPEC, Reason.UNAUTHORIZED,
+    Reason.TENANT_REF_NOT_FOUND, Reason.TENANT_NOT_ALLOWED, Reason.POLICY_DENIED,
+    Reason.CLIENT_ID_RESERVED, TenantReason.CREDENTIALS_NOT_FOUND,
+})
+
+
+def stalled_condition(ready: Condition, *, now: datetime,
+                      previous: Condition | None) -> Condition | None:
+    """`Stalled=True` mirroring Ready when Ready=False needs the user; None (absent) otherwise.
+
+    lastTransitionTime is kept while the resource stays stalled, even as the reason changes.
+    """
+    if ready.status != "False" or ready.reason not in NEEDS_USER:
+        return None
+    since = previous.last_transition_time if previous and previous.status == "True" else now
+    return Condition(
+        type=STALLED,
+        status="True",
+        reason=ready.reason,
+        message=ready.message,
+        last_transition_time=since,
+        observed_generation=ready.observed_generation,
+    )

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from . import failpoints, metrics, policy
 from . import reconcile as rc
-from .conditions import Reason, ready_condition
+from .conditions import READY, STALLED, Reason, ready_condition, stalled_condition
 from .gate import Admitted, Gate
 from .identity import (
     ClientCreate,
@@ -143,6 +143,8 @@ class Controller:
         self._written_status: dict[str, ClientStatus] = {}
         # resourceVersion of the Secret we last wrote, per resource: its watch event is ours.
         self._secret_versions: dict[str, str] = {}
+        # The secret lifetime each resource's tenant grants when its spec sets none (metrics).
+        self._lifetimes: dict[str, timedelta | None] = {}
         # Resources whose finalizer ran: no reconcile may touch them again. Bounded: a loop
         # holding a stale view of a deleted resource is gone within seconds.
         self._finalized: OrderedDict[str, None] = OrderedDict()
@@ -158,8 +160,10 @@ class Controller:
         )
 
     def forget(self, uid: str) -> None:
+        metrics.forget_resource(uid)
         self._written_status.pop(uid, None)
         self._secret_versions.pop(uid, None)
+        self._lifetimes.pop(uid, None)
         self._backoff.reset(uid)
 
     # ----------------------------------------------------------------------------- reconcile
@@ -247,6 +251,7 @@ class Controller:
         admitted: Admitted,
     ) -> Outcome:
         ctx = await self.context(admitted)
+        self._lifetimes[view.uid] = admitted.default_lifetime
         try:
             remote_observed, remote = await self._observe_remote(admitted, spec, status, view,
                                                                  cause)
@@ -539,14 +544,17 @@ class Controller:
         Kubernetes write. A new failure reason is also posted as a warning event.
         """
         persisted = self._persisted(o)
-        previous = persisted.condition("Ready")
+        previous = persisted.condition(READY)
+        now = self._clock()
         condition = ready_condition(
             ready=ready, reason=reason, message=message, generation=o.generation,
-            now=self._clock(), previous=previous,
+            now=now, previous=previous,
         )
-        others = tuple(c for c in status.conditions if c.type != "Ready")
+        # Stalled (for kstatus/Flux) follows Ready: present only while the user must act.
+        stalled = stalled_condition(condition, now=now, previous=persisted.condition(STALLED))
+        others = tuple(c for c in status.conditions if c.type not in (READY, STALLED))
         new = status.model_copy(update={
-            "conditions": (condition, *others),
+            "conditions": (condition, *((stalled,) if stalled else ()), *others),
             "observed_generation": o.generation,
         })
         old_wire, new_wire = persisted.to_wire(), new.to_wire()
@@ -557,7 +565,13 @@ class Controller:
                     previous is None or previous.reason != reason.value):
                 self._event(o, True, reason.value, message)
         self._written_status[o.uid] = new
+        self._observe_metrics(o, new)
         return new
+
+    def _observe_metrics(self, o: rc.Observed | ResourceView, status: ClientStatus) -> None:
+        """The resource's Ready reason and secret dates as this process last knew them."""
+        metrics.observe_resource(o.uid, o.namespace, o.name, status, o.spec,
+                                 self._lifetimes.get(o.uid))
 
     async def _degrade(self, view: ResourceView, reason: Reason, message: str) -> None:
         """A retryable failure. A client that works stays Ready: its credentials still do."""
@@ -565,6 +579,7 @@ class Controller:
         ready = status.condition("Ready")
         log.warning("%s/%s: %s: %s", view.namespace, view.name, reason.value, message)
         if ready is not None and ready.status == "True":
+            self._observe_metrics(view, status)
             return
         try:
             await self._write_status(view, status, False, reason, message)

@@ -1,8 +1,22 @@
-"""Prometheus metrics: identity calls, Secret reads, reconcile outcomes, policy, tenants."""
+"""Prometheus metrics: identity calls, Secret reads, reconcile outcomes, policy denials, tenant
+objects, and the per-resource
+state the alerts in deploy/monitoring/ need (Ready reasons, secret expiry, rotation deadline,
+leadership)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import threading
+from collections import Counter as Tally
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .resource import ClientSpec, ClientStatus, CurrentSecret
 
 IDENTITY_CALLS = Counter(
     "ccoperator_identity_calls_total",
@@ -25,6 +39,11 @@ SECRET_READS = Counter(
     "Reads of managed Secrets by reconcile passes, by source: the watch's copy (resyncs and "
     "restarts) or a GET from the API server (changes, and when the copy may be stale).",
     ["source"],
+)
+
+LEADER = Gauge(
+    "ccoperator_leader",
+    "1 while this process reconciles (holds leadership), else 0.",
 )
 
 
@@ -64,5 +83,118 @@ def observe_secret_read(source: str) -> None:
     SECRET_READS.labels(source).inc()
 
 
+# ------------------------------------------------------------------------ per resource
+
+@dataclass(frozen=True)
+class ResourceState:
+    namespace: str
+    name: str
+    ready: str  # the Ready condition's status: True, False, Unknown (no condition yet)
+    reason: str  # its reason ("" when there is none)
+    expires_at: datetime | None  # the current secret's expiry; None: never expires / none yet
+    rotate_at: datetime | None  # when the operator rotates it (expiry - rotateBefore)
+
+
+def rotation_deadline(spec: ClientSpec, default_lifetime: timedelta | None,
+                      current: CurrentSecret) -> datetime | None:
+    """When the current secret is due for rotation: reconcile.rotation_time's rule (a unit
+    test holds the two equal), from the spec alone."""
+    if current.expires_at is None:
+        return None
+    before = spec.rotate_before(spec.lifetime(default_lifetime))
+    if before is None:
+        issued = current.issued_at or current.expires_at
+        before = (current.expires_at - issued) / 3
+    return current.expires_at - before
+
+
+class ResourceCollector(Collector):
+    """Gauges computed at scrape time from the last known state of each resource, so counts
+    stay right however resources change reason, and a deleted resource leaves no series."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, ResourceState] = {}
+        self._lock = threading.Lock()  # scrapes run on the metrics server's thread
+
+    def set(self, uid: str, state: ResourceState) -> None:
+        with self._lock:
+            self._states[uid] = state
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._states.pop(uid, None)
+
+    def states(self) -> list[ResourceState]:
+        with self._lock:
+            return list(self._states.values())
+
+    def collect(self) -> Iterator[Metric]:
+        states = self.states()
+        resources = GaugeMetricFamily(
+            "ccoperator_resources",
+            "ClientCredentialClients by their Ready condition's status and reason.",
+            labels=["ready", "reason"])
+        for (ready, reason), count in sorted(Tally((s.ready, s.reason) for s in states).items()):
+            resources.add_metric([ready, reason], count)
+        expiry = GaugeMetricFamily(
+            "ccoperator_secret_expiry_timestamp_seconds",
+            "When the current secret of each ClientCredentialClient expires (Unix time); no "
+            "series for a secret that never expires.",
+            labels=["namespace", "name"])
+        deadline = GaugeMetricFamily(
+            "ccoperator_secret_rotation_deadline_timestamp_seconds",
+            "When the operator is due to rotate each current secret (expiry minus "
+            "rotateBefore, Unix time); a value in the past means a rotation is overdue.",
+            labels=["namespace", "name"])
+        for s in sorted(states, key=lambda s: (s.namespace, s.name)):
+            if s.expires_at is not None:
+                expiry.add_metric([s.namespace, s.name], s.expires_at.timestamp())
+            if s.rotate_at is not None:
+                deadline.add_metric([s.namespace, s.name], s.rotate_at.timestamp())
+        yield resources
+        yield expiry
+        yield deadline
+
+
+RESOURCES = ResourceCollector()
+REGISTRY.register(RESOURCES)
+
+
+def resource_state(namespace: str, name: str, status: ClientStatus,
+                   spec: ClientSpec | Mapping[str, Any],
+                   default_lifetime: timedelta | None) -> ResourceState:
+    ready = status.condition("Ready")
+    current = status.current_secret
+    rotate_at = None
+    if current is not None:
+        try:
+            parsed = spec if isinstance(spec, ClientSpec) else ClientSpec.model_validate(spec)
+        except ValueError:
+            parsed = None  # an unreadable spec is reported as InvalidSpec; no deadline then
+        if parsed is not None:
+            rotate_at = rotation_deadline(parsed, default_lifetime, current)
+    return ResourceState(
+        namespace=namespace,
+        name=name,
+        ready=ready.status if ready else "Unknown",
+        reason=ready.reason if ready else "",
+        expires_at=current.expires_at if current else None,
+        rotate_at=rotate_at,
+    )
+
+
+def observe_resource(uid: str, namespace: str, name: str, status: ClientStatus,
+                     spec: ClientSpec | Mapping[str, Any],
+                     default_lifetime: timedelta | None) -> None:
+    RESOURCES.set(uid, resource_state(namespace, name, status, spec, default_lifetime))
+
+
+def forget_resource(uid: str) -> None:
+    RESOURCES.forget(uid)
+
+
 def serve(port: int, host: str) -> None:
     start_http_server(port, addr=host)
+    # One standalone replica today: it acts from the start. Leader election will set this
+    # around holding the lease instead.
+    LEADER.set(1)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..api.tenants import TenantKey
-from ..conditions import READY, TenantReason
+from ..conditions import NEEDS_USER, READY, STALLED, TenantReason
 from ..identity import (
     ClientNotFound,
     Forbidden,
@@ -131,9 +131,13 @@ class TenantChecker:
         condition = {"type": READY, "status": value, "reason": reason.value,
                      "message": message, "lastTransitionTime": since,
                      "observedGeneration": generation}
+        conditions = [condition]
+        if not ready and reason in NEEDS_USER:
+            # kstatus (Flux) reads Failed only from Stalled=True (conditions.stalled_condition).
+            conditions.append({**condition, "type": STALLED, "status": "True"})
         try:
             await self._kube.patch_object_status(key.status_path(), {
-                "observedGeneration": generation, "conditions": [condition]})
+                "observedGeneration": generation, "conditions": conditions})
         except (KubeConflict, KubeApiError) as exc:
             log.warning("%s: could not write status: %s", key, exc)
             self._due[key] = time.monotonic() + 5.0
