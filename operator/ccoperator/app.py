@@ -121,6 +121,7 @@ def identity_config(ours: Settings, credentials: Credentials) -> IdentityConfig:
         max_concurrency=ours.identity_concurrency,
         max_connections=max(ours.identity_concurrency, 10),
         max_retries=ours.identity_max_retries,
+        api_version=credentials.api_version,
     )
 
 
@@ -177,12 +178,13 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
     def make_identity(credentials: Credentials) -> tuple[IdentityClient, RemoteReader]:
         identity = IdentityClient(identity_config(ours, credentials),
                                   on_call=metrics.observe_identity_call)
-        return identity, RemoteReader(identity, max_age=snapshot_max_age)
+        return identity, RemoteReader(identity, max_age=snapshot_max_age,
+                                      ids_of=claims.client_ids)
 
+    claims = ClaimIndex()
     pool = ConnectionPool(make_identity)
     registry = TenantRegistry(kube, pool, default_url=ours.identity_url,
                               own=OwnCredentials(ours), operator_namespace=ours.namespace)
-    claims = ClaimIndex()
     gate = Gate(registry, claims, default_lifetime=ours.default_lifetime)
     controller = Controller(
         gate=gate,

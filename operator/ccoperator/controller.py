@@ -28,12 +28,14 @@ from . import reconcile as rc
 from .conditions import READY, STALLED, Reason, ready_condition, stalled_condition
 from .gate import Admitted, Gate
 from .identity import (
+    ApiVersion,
     ClientCreate,
     ClientDto,
     Conflict,
     Forbidden,
     IdentityError,
     InvalidInput,
+    MemberRoleRequired,
     NotFound,
     OutcomeUnknown,
     SecretCreate,
@@ -157,6 +159,7 @@ class Controller:
             default_lifetime=admitted.default_lifetime,
             grace_period=self._grace,
             resync=self._resync,
+            tagged=connection.identity.api_version is ApiVersion.V1,
         )
 
     def forget(self, uid: str) -> None:
@@ -276,6 +279,8 @@ class Controller:
         )
         plan = rc.decide(observed, ctx)
         if plan.blocked is not None:
+            if status.client_id is None:
+                self._gate.claims.release(view.uid)  # never recorded: let others have the id
             await self._write_status(view, status, False, plan.blocked.reason, plan.blocked.message)
             return Outcome(self._resync, ready=False)
         try:
@@ -344,18 +349,22 @@ class Controller:
         lifetime = spec.lifetime(ctx.default_lifetime)
         expires_at = now + lifetime if lifetime is not None else None
         if plan.create:
+            desired = rc.desired_remote(o, plan.client_id, ctx)
             try:
                 created = await identity.create_client(tenant, ClientCreate(
                     client_id=plan.client_id,
-                    name=spec.display_name(o.name),
-                    role_ids=list(spec.role_ids),
-                    enabled=spec.enabled,
+                    name=desired.name,
+                    role_ids=sorted(desired.role_ids),
+                    enabled=desired.enabled,
+                    access_token_lifetime=desired.access_token_lifetime,
+                    tags=desired.wire_tags(),
                     secret_description=self._secret_description(o),
                     secret_expiration_date=expires_at,
                 ))
             except Conflict:
                 if spec.client_id is not None:
                     # A caller-chosen id taken between our GET and POST: someone else's.
+                    self._gate.claims.release(o.uid)
                     status = status.model_copy(update={"client_id": None, "adopted": False})
                     await self._write_status(
                         o, status, False, Reason.CLIENT_ID_TAKEN,
@@ -371,7 +380,7 @@ class Controller:
                 credential = Credential(created.client_secret, created.secret_id,
                                         created.secret_expiration_date)
                 failpoints.hit(failpoints.AFTER_CREATE_ANSWER)
-                remote.remember(tenant, rc.desired_remote(o, plan.client_id))
+                remote.remember(tenant, desired)
             if plan.recreate:
                 self._event(o, True, "Recreated",
                             f"Client {plan.client_id!r} was missing from tenant {tenant!r} and "
@@ -386,6 +395,8 @@ class Controller:
                 name=plan.update.name,
                 role_ids=sorted(plan.update.role_ids),
                 enabled=plan.update.enabled,
+                access_token_lifetime=plan.update.access_token_lifetime,
+                tags=plan.update.wire_tags(),
             ))
             remote.remember(tenant, plan.update)
             self._event(o, False, "Updated" if not plan.adopt else "Adopted",
@@ -596,6 +607,11 @@ class Controller:
             reason, message = Reason.FORBIDDEN, (
                 f"The tenant object's client may not manage clients in tenant {tenant!r} "
                 f"({exc}). Grant it the Account Administrator role there.")
+        elif isinstance(exc, MemberRoleRequired):
+            reason, message = Reason.INVALID_SPEC, (
+                f"The identity service rejected the roles: {exc}. In the v1 API form every "
+                "client must hold its tenant's Member role: add that role id to spec.roleIds "
+                "(and to the tenant object's allowedRoleIds).")
         elif isinstance(exc, InvalidInput):
             reason, message = Reason.INVALID_SPEC, (
                 f"The identity service rejected the spec: {exc}. Fix the spec "

@@ -107,6 +107,9 @@ class Gate:
         grant = policy.check(spec, resolved, key, self._default_lifetime)
         if isinstance(grant, policy.Denial):
             return self._refuse(uid, grant)
+        denial = policy.supported(spec, resolved, key)
+        if denial is not None:
+            return self._refuse(uid, denial)
         if not self.claims.claim((resolved.tenant_id, client_id), uid):
             return policy.taken(client_id)
         connection = await self.registry.connection(key)

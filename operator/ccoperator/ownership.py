@@ -58,6 +58,10 @@ class ClaimIndex:
         for refused in self._refused.values():
             refused.discard(uid)
 
+    def client_ids(self, tenant_id: str) -> set[str]:
+        """Every client id held in a tenant (recorded or granted): what to verify there."""
+        return {c for (t, c) in (*self._recorded, *self._pending) if t == tenant_id}
+
     def holder(self, key: ClaimKey) -> str | None:
         recorded = self._recorded.get(key)
         if recorded:

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from .api.tenants import CLUSTER_KIND, Adoption, TenantKey, TenantObject, TenantSpec
 from .conditions import Reason
+from .identity import ApiVersion
 from .resource import ClientSpec, TenantRef, parse_duration
 
 
@@ -117,6 +118,16 @@ def check(
         return Denial(Reason.POLICY_DENIED,
                       f"{key} refuses this client: " + "; ".join(refused) + ".")
     return Grant(key=key, tenant=tenant, default_lifetime=default)
+
+
+def supported(spec: ClientSpec, tenant: TenantSpec, key: TenantKey) -> Denial | None:
+    """What the tenant's API form cannot do: refused before any call, as a spec error."""
+    if spec.access_token_lifetime is not None and tenant.api_version is ApiVersion.UNVERSIONED:
+        return Denial(Reason.INVALID_SPEC,
+                      f"spec.accessTokenLifetime needs a tenant in the v1 API form; {key} "
+                      "speaks the unversioned form (spec.apiVersion). Remove the field, or "
+                      "use a v1 tenant.")
+    return None
 
 
 def owner(claimants: Iterable[tuple[str, str]]) -> str | None:

@@ -28,6 +28,7 @@ from .resource import (
     ClientStatus,
     CurrentSecret,
     RetiringSecret,
+    owner_tag,
 )
 
 
@@ -39,12 +40,33 @@ def fingerprint(value: SecretStr) -> str:
 
 @dataclass(frozen=True)
 class RemoteClient:
-    """The fields of the remote client that the spec controls."""
+    """The fields of the remote client that the spec controls, and (v1) its tags."""
 
     client_id: str
     name: str
     role_ids: frozenset[str]
     enabled: bool
+    # v1 only; None: not shown (the unversioned form) or, desired, "leave as it is".
+    access_token_lifetime: int | None = None
+    # The resource its owner tag names (v1); desired: ours, or None where there are no tags.
+    owner: str | None = None
+    other_tags: frozenset[str] = frozenset()  # tags that are not ours: kept on update
+
+    def wire_tags(self) -> list[str] | None:
+        """The tags to send for a desired client: ours plus the ones we found (None: none)."""
+        if self.owner is None:
+            return None
+        return sorted({*self.other_tags, owner_tag(self.owner)})
+
+    def satisfies(self, desired: RemoteClient) -> bool:
+        """Whether this remote client is what `desired` asks for (fields it leaves as they
+        are, None, are not compared)."""
+        return (
+            (self.name, self.role_ids, self.enabled)
+            == (desired.name, desired.role_ids, desired.enabled)
+            and desired.access_token_lifetime in (None, self.access_token_lifetime)
+            and desired.owner in (None, self.owner)
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,7 @@ class Context:
     default_lifetime: timedelta | None
     grace_period: timedelta
     resync: timedelta
+    tagged: bool = False  # the tenant's API form has tags (v1): mark our clients with one
 
 
 class IssueReason(StrEnum):
@@ -143,12 +166,16 @@ def needs_remote(spec: ClientSpec, status: ClientStatus) -> bool:
     return status.client_id is not None or spec.client_id is not None
 
 
-def desired_remote(o: Observed, client_id: str) -> RemoteClient:
+def desired_remote(o: Observed, client_id: str, ctx: Context,
+                   remote: RemoteClient | None = None) -> RemoteClient:
     return RemoteClient(
         client_id=client_id,
         name=o.spec.display_name(o.name),
         role_ids=frozenset(o.spec.role_ids),
         enabled=o.spec.enabled,
+        access_token_lifetime=o.spec.access_token_lifetime,
+        owner=o.uid if ctx.tagged else None,
+        other_tags=remote.other_tags if remote is not None else frozenset(),
     )
 
 
@@ -243,6 +270,15 @@ def decide(o: Observed, ctx: Context) -> Plan:
 def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
     """No client recorded yet: create one, adopt one, or refuse a taken id."""
     if o.remote_observed and o.remote is not None:
+        if o.remote.owner is not None and o.remote.owner != o.uid:
+            # Its tag says another resource manages it (perhaps in a namespace or cluster we
+            # do not watch): never ours to take, adopt or not.
+            plan.blocked = Blocked(
+                Reason.CLIENT_ID_TAKEN,
+                f"Client {plan.client_id!r} is managed by another ClientCredentialClient (its "
+                "owner tag says so). Choose another spec.clientId.",
+            )
+            return plan
         if not o.spec.adopt:
             plan.blocked = Blocked(
                 Reason.CLIENT_ID_TAKEN,
@@ -253,8 +289,8 @@ def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
             return plan
         plan.adopt = True
         plan.record_intent = True
-        desired = desired_remote(o, plan.client_id)
-        if o.remote != desired:
+        desired = desired_remote(o, plan.client_id, ctx, o.remote)
+        if not o.remote.satisfies(desired):
             plan.update = desired
         plan.issue_secret = IssueReason.ADOPTED
         plan.write_secret = True
@@ -283,8 +319,8 @@ def _decide_managed(o: Observed, ctx: Context, plan: Plan) -> Plan:
         return _finish(o, ctx, plan, None)
 
     if o.remote is not None:
-        desired = desired_remote(o, plan.client_id)
-        if o.remote != desired:
+        desired = desired_remote(o, plan.client_id, ctx, o.remote)
+        if not o.remote.satisfies(desired):
             plan.update = desired
 
     current = status.current_secret

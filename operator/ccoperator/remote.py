@@ -1,7 +1,9 @@
 """Reading remote clients: one GET for changes, one paged list per tenant for resyncs.
 
 A resync wave (and a restart, when every resource is verified again) would otherwise cost one
-GET per resource. Resources of a tenant share a snapshot of the tenant's paged list instead;
+GET per resource. Resources of a tenant share a snapshot of the tenant's paged list instead
+(on a v1 tenant, of the list filtered to the ids the resources hold: a page of known ids per
+request, however many clients others keep in that tenant);
 concurrent readers share the one list call in flight. A resync accepts a snapshot younger
 than `max_age`; the passes that verify resources after a start accept any snapshot taken
 since the start, so a restart lists each tenant once however long its wave takes. The
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from .identity import ClientDto, ClientNotFound, IdentityClient
+from .identity import ApiVersion, ClientDto, ClientNotFound, IdentityClient
 from .reconcile import RemoteClient
+from .resource import OWNER_TAG_PREFIX, tag_owner
 
 
 def to_remote(dto: ClientDto) -> RemoteClient:
@@ -27,6 +30,9 @@ def to_remote(dto: ClientDto) -> RemoteClient:
         role_ids=frozenset(dto.role_ids),
         # The contract marks Enabled optional; an absent value is the service default (true).
         enabled=dto.enabled if dto.enabled is not None else True,
+        access_token_lifetime=dto.access_token_lifetime,
+        owner=tag_owner(dto.tags),
+        other_tags=frozenset(t for t in dto.tags or () if not t.startswith(OWNER_TAG_PREFIX)),
     )
 
 
@@ -43,8 +49,10 @@ class RemoteReader:
         *,
         max_age: float,
         clock: Callable[[], float] = time.monotonic,
+        ids_of: Callable[[str], Collection[str]] | None = None,
     ) -> None:
         self._identity = identity
+        self._ids_of = ids_of
         self._max_age = max_age
         self._clock = clock
         self._started_at = clock()
@@ -106,7 +114,12 @@ class RemoteReader:
 
     async def _list(self, tenant_id: str) -> _Snapshot:
         started = self._clock()
-        listing = await self._identity.list_clients(tenant_id)
+        if self._ids_of is not None and self._identity.api_version is ApiVersion.V1:
+            # Only the clients resources hold; one missing from it is still confirmed by GET.
+            listing = await self._identity.list_clients(tenant_id,
+                                                        ids=sorted(self._ids_of(tenant_id)))
+        else:
+            listing = await self._identity.list_clients(tenant_id)
         snapshot = _Snapshot(
             taken_at=started,
             clients={dto.client_id: to_remote(dto) for dto in listing.items},

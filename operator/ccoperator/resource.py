@@ -56,6 +56,22 @@ def derived_client_id(uid: str) -> str:
     return str(uuid.uuid5(CLIENT_ID_NAMESPACE, uid))
 
 
+# The tag that marks a remote client as managed by the resource with this uid (v1 tenants
+# have tags): the operator tells its own clients from others' without the resource at hand.
+# A uid is no secret, and it names no namespace.
+OWNER_TAG_PREFIX = "ccoperator.io/owner="
+
+
+def owner_tag(uid: str) -> str:
+    return OWNER_TAG_PREFIX + uid
+
+
+def tag_owner(tags: list[str] | None) -> str | None:
+    """The uid of the resource a client's tags say manages it, if any."""
+    return next((t[len(OWNER_TAG_PREFIX):] for t in tags or () if t.startswith(OWNER_TAG_PREFIX)),
+                None)
+
+
 class DeletionPolicy(StrEnum):
     DELETE = "Delete"
     ORPHAN = "Orphan"
@@ -107,6 +123,8 @@ class ClientSpec(_Model):
     enabled: bool = True
     client_id: str | None = Field(None, alias="clientId")
     adopt: bool = False
+    # v1 tenants only: seconds a token of this client lives (the service's default: 3600).
+    access_token_lifetime: int | None = Field(None, alias="accessTokenLifetime", ge=60, le=3600)
     secret: SecretSpec = Field(default_factory=SecretSpec)
     deletion_policy: DeletionPolicy = Field(DeletionPolicy.DELETE, alias="deletionPolicy")
 

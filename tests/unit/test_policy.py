@@ -185,3 +185,12 @@ def test_taken_message_names_no_other_namespace() -> None:
     denial = policy.taken("billing-worker-demo")
     assert denial.reason is Reason.CLIENT_ID_TAKEN
     assert "namespace" not in denial.message
+
+
+def test_access_token_lifetime_needs_a_v1_tenant() -> None:
+    asked = client(accessTokenLifetime=600)
+    denial = policy.supported(asked, tenant(), KEY)
+    assert denial is not None and denial.reason is Reason.INVALID_SPEC
+    assert "v1" in denial.message
+    assert policy.supported(asked, tenant(apiVersion="v1"), KEY) is None
+    assert policy.supported(client(), tenant(), KEY) is None

@@ -316,3 +316,47 @@ def test_fingerprint_is_stable_and_short() -> None:
     assert rc.fingerprint(SecretStr("a")) == rc.fingerprint(SecretStr("a"))
     assert rc.fingerprint(SecretStr("a")) != rc.fingerprint(SecretStr("b"))
     assert len(rc.fingerprint(SecretStr("a"))) == 16
+
+
+# ------------------------------------------------------------------ v1: lifetimes and tags
+
+V1 = replace(CTX, tagged=True)
+
+
+def test_v1_client_in_sync_with_our_tag_needs_nothing() -> None:
+    plan = rc.decide(in_sync(remote=remote(owner=UID, access_token_lifetime=3600)), V1)
+    assert plan.update is None and not plan.touches_identity
+
+
+def test_v1_missing_owner_tag_is_put_back_keeping_other_tags() -> None:
+    plan = rc.decide(in_sync(remote=remote(other_tags=frozenset({"team:x"}))), V1)
+    assert plan.update is not None
+    assert plan.update.wire_tags() == sorted({"team:x", f"ccoperator.io/owner={UID}"})
+
+
+def test_unversioned_clients_have_no_tags_to_compare() -> None:
+    plan = rc.decide(in_sync(), CTX)
+    assert plan.update is None
+    assert rc.desired_remote(in_sync(), DERIVED, CTX).wire_tags() is None
+
+
+def test_access_token_lifetime_is_compared_only_when_the_spec_sets_it() -> None:
+    drifted = remote(owner=UID, access_token_lifetime=900)
+    assert rc.decide(in_sync(remote=drifted), V1).update is None
+    plan = rc.decide(in_sync(spec=spec(accessTokenLifetime=600), remote=drifted), V1)
+    assert plan.update is not None and plan.update.access_token_lifetime == 600
+
+
+def test_client_tagged_for_another_resource_is_never_adopted() -> None:
+    o = observed(spec=spec(clientId="shared", adopt=True), remote_observed=True,
+                 remote=remote("shared", owner="someone-else"))
+    plan = rc.decide(o, V1)
+    assert plan.blocked is not None and plan.blocked.reason is Reason.CLIENT_ID_TAKEN
+    assert not plan.touches_identity
+
+
+def test_adopting_an_untagged_client_tags_it_ours() -> None:
+    o = observed(spec=spec(clientId="legacy", adopt=True), remote_observed=True,
+                 remote=remote("legacy"))
+    plan = rc.decide(o, V1)
+    assert plan.adopt and plan.update is not None and plan.update.owner == UID

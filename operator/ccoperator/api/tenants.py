@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..identity import ApiVersion
 from ..resource import GROUP, VERSION, parse_duration
 
 CLUSTER_KIND = "ClusterIdentityTenant"
@@ -82,6 +83,8 @@ class TenantSpec(_Model):
     max_secret_lifetime: str | None = Field(None, alias="maxSecretLifetime")
     adoption: Adoption = Adoption.DENY
     allowed_client_ids: tuple[str, ...] | None = Field(None, alias="allowedClientIds")
+    # Which form of the identity API the tenant answers: the specification's paths, or v1.
+    api_version: ApiVersion = Field(ApiVersion.UNVERSIONED, alias="apiVersion")
 
     def max_lifetime(self) -> timedelta | None:
         if self.max_secret_lifetime is None:

@@ -21,7 +21,7 @@ from .credentials import Credentials
 
 log = logging.getLogger("ccoperator.tenants")
 
-_PairKey = tuple[str, str, str]  # (identity url, client id, digest of the secret)
+_PairKey = tuple[str, str, str, str]  # (identity url, API form, client id, secret digest)
 
 
 @dataclass
@@ -36,7 +36,8 @@ class Connection:
 
 def _pair(credentials: Credentials) -> _PairKey:
     digest = hashlib.sha256(credentials.client_secret.get_secret_value().encode()).hexdigest()
-    return credentials.identity_url, credentials.client_id, digest
+    return (credentials.identity_url, credentials.api_version.value, credentials.client_id,
+            digest)
 
 
 class ConnectionPool:

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from ..api.tenants import CLUSTER_KIND, TenantKey, TenantSpec
 from ..conditions import TenantReason
+from ..identity import ApiVersion
 from ..kube import KubeApi
 
 OwnCredentials = Callable[[], "Credentials | None"]
@@ -23,6 +24,7 @@ class Credentials:
     identity_url: str
     client_id: str
     client_secret: SecretStr
+    api_version: ApiVersion = ApiVersion.UNVERSIONED
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ async def load(
             return CredentialsProblem(TenantReason.CREDENTIALS_NOT_FOUND,
                                       "spec.credentialsSecretRef is unset and the operator has "
                                       "no credentials of its own (CCOPERATOR_CLIENT_ID/_SECRET).")
-        return Credentials(url, mine.client_id, mine.client_secret)
+        return Credentials(url, mine.client_id, mine.client_secret, spec.api_version)
     namespace = operator_namespace if key.kind == CLUSTER_KIND else key.namespace
     if not namespace:
         return CredentialsProblem(TenantReason.CREDENTIALS_NOT_FOUND,
@@ -68,4 +70,4 @@ async def load(
         return CredentialsProblem(TenantReason.CREDENTIALS_NOT_FOUND,
                                   f"{where} has no key(s) {', '.join(missing)}.")
     return Credentials(url, data[ref.client_id_key].strip(),
-                       SecretStr(data[ref.client_secret_key].strip()))
+                       SecretStr(data[ref.client_secret_key].strip()), spec.api_version)
