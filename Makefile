@@ -4,14 +4,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(PYTHON) -m tests.controlplane.build --print 2>/dev/null)/kubectl)
+# The harness is importable without the virtualenv: build.py needs only the standard library.
+ENVTEST := PYTHONPATH=operator $(PYTHON) -m ccoperator_envtest
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(ENVTEST).build --print 2>/dev/null)/kubectl)
 
-.PHONY: help venv binaries test test-unit demo run sim install deploy lint image-check bench chaos clean
+.PHONY: help venv binaries generate test test-unit demo run sim install deploy lint image-check bench chaos clean
 
 help:
 	@echo "make demo      start a local control plane + identity simulator + operator, apply examples/"
 	@echo "make test      run the whole test suite (unit, contract, integration, e2e)"
-	@echo "make lint      ruff + mypy (strict on operator/ccoperator) + hadolint"
+	@echo "make lint      ruff + mypy (strict on ccoperator, ccoperator_envtest) + hadolint"
+	@echo "make generate  rewrite the copies of crds/ and examples/ (package data; tools/sync_copies.py)"
 	@echo "make image-check  the Dockerfile's install steps in a clean virtualenv"
 	@echo "make run       run the operator against the current kubeconfig (CCOPERATOR_* settings)"
 	@echo "make sim       run the identity simulator on 127.0.0.1:8085"
@@ -29,7 +32,11 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 binaries: venv
-	$(BIN)/python -m tests.controlplane.build
+	$(BIN)/python -m ccoperator_envtest.build
+
+# crds/ and examples/ are the sources; their copies elsewhere are generated (and tested).
+generate:
+	$(PYTHON) tools/sync_copies.py
 
 test: venv binaries
 	$(BIN)/pytest
@@ -53,7 +60,7 @@ deploy:
 	$(KUBECTL) apply -k deploy/
 
 lint: venv
-	$(BIN)/ruff check operator tests
+	$(BIN)/ruff check operator tests tools
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.controlplane.cluster import wait_crd_established
+from ccoperator_envtest.cluster import wait_crd_established
 
 CRD_NAME = "clientcredentialclients.identity.ccoperator.io"
 CRD_FILE = Path(__file__).resolve().parents[1] / "crds" / "clientcredentialclients.yaml"

@@ -3,8 +3,8 @@
 Like the control plane (build.py), each tool is built once per pinned version into
 `~/.cache/ccoperator/tools/<name>-<version>/` and reused by tests, CI and `make` targets:
 
-    python -m tests.controlplane.gotools helm promtool   # build what is missing, print paths
-    python -m tests.controlplane.gotools --print helm     # only print where it is (no build)
+    python -m ccoperator_envtest.gotools helm promtool   # build what is missing, print paths
+    python -m ccoperator_envtest.gotools --print helm     # only print where it is (no build)
 
 Two kinds of tool:
 - a published command (`helm.sh/helm/v3/cmd/helm@v3.22.0`): built with `go install`;
@@ -18,17 +18,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import build  # type: ignore[import-not-found,no-redef]
-else:
-    from . import build
-
-REPO = Path(__file__).resolve().parents[2]
+from . import build
 
 
 @dataclass(frozen=True)
