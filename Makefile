@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed-stamp
 ENVTEST := PYTHONPATH=operator $(PYTHON) -m ccoperator_envtest
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(ENVTEST).build --print 2>/dev/null)/kubectl)
 
-.PHONY: help venv binaries generate test test-unit demo run sim install deploy lint image-check bench chaos clean
+.PHONY: help venv binaries tools generate test test-unit demo run sim install deploy lint image-check bench chaos clean
 
 help:
 	@echo "make demo      start a local control plane + identity simulator + operator, apply examples/"
 	@echo "make test      run the whole test suite (unit, contract, integration, e2e)"
 	@echo "make lint      ruff + mypy (strict on ccoperator, ccoperator_envtest) + hadolint"
+	@echo "make tools     build the Go tools (helm) into ~/.cache/ccoperator/tools (first run only)"
 	@echo "make generate  rewrite the copies of crds/ and examples/ (package data; tools/sync_copies.py)"
 	@echo "make image-check  the Dockerfile's install steps in a clean virtualenv"
 	@echo "make run       run the operator against the current kubeconfig (CCOPERATOR_* settings)"
@@ -34,11 +35,15 @@ venv: $(STAMP)
 binaries: venv
 	$(BIN)/python -m ccoperator_envtest.build
 
+# Go tools pinned in ccoperator_envtest/gotools.py (helm), cached like the control plane.
+tools: venv
+	$(BIN)/python -m ccoperator_envtest.gotools
+
 # crds/ and examples/ are the sources; their copies elsewhere are generated (and tested).
 generate:
 	$(PYTHON) tools/sync_copies.py
 
-test: venv binaries
+test: venv binaries tools
 	$(BIN)/pytest
 
 test-unit: venv
