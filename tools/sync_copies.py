@@ -5,6 +5,8 @@ files that several of them ship are copied, never edited in place:
 
     crds/*.yaml (not kustomization.yaml)  ->  operator/ccoperator/data/crds/   (ccoperator demo)
     examples/*.yaml                       ->  operator/ccoperator/data/examples/
+    crds/*.yaml                           ->  charts/ccoperator/files/crds/    (the chart's CRDs)
+    deploy/base/clusterrole.yaml          ->  charts/ccoperator/files/         (its RBAC rules)
 
     python tools/sync_copies.py           # write the copies (make generate)
     python tools/sync_copies.py --check   # exit 1 and name every copy that differs
@@ -21,23 +23,25 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# (source folder, destination folder): every *.yaml of the source except kustomization.yaml.
-COPIES: tuple[tuple[str, str], ...] = (
-    ("crds", "operator/ccoperator/data/crds"),
-    ("examples", "operator/ccoperator/data/examples"),
+# (source folder, file pattern, destination folder); kustomization.yaml is never copied.
+COPIES: tuple[tuple[str, str, str], ...] = (
+    ("crds", "*.yaml", "operator/ccoperator/data/crds"),
+    ("examples", "*.yaml", "operator/ccoperator/data/examples"),
+    ("crds", "*.yaml", "charts/ccoperator/files/crds"),
+    ("deploy/base", "clusterrole.yaml", "charts/ccoperator/files"),
 )
 
 
-def _sources(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.yaml"))
+def _sources(folder: Path, pattern: str) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob(pattern))
             if p.name != "kustomization.yaml"}
 
 
 def differences(repo: Path = REPO) -> list[str]:
     """What differs between each source and its copy (empty: all in sync)."""
     found: list[str] = []
-    for src, dst in COPIES:
-        want, have = _sources(repo / src), _sources(repo / dst)
+    for src, pattern, dst in COPIES:
+        want, have = _sources(repo / src, pattern), _sources(repo / dst, pattern)
         for name in sorted(want.keys() | have.keys()):
             if name not in have:
                 found.append(f"{dst}/{name}: missing (copy of {src}/{name})")
@@ -51,11 +55,11 @@ def differences(repo: Path = REPO) -> list[str]:
 def sync(repo: Path = REPO) -> list[str]:
     """Write every copy; return what changed."""
     changed = differences(repo)
-    for src, dst in COPIES:
+    for src, pattern, dst in COPIES:
         target = repo / dst
         target.mkdir(parents=True, exist_ok=True)
-        want = _sources(repo / src)
-        for stale in set(_sources(target)) - set(want):
+        want = _sources(repo / src, pattern)
+        for stale in set(_sources(target, pattern)) - set(want):
             (target / stale).unlink()
         for name, data in want.items():
             (target / name).write_bytes(data)

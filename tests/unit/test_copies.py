@@ -1,4 +1,5 @@
-"""The generated copies (package data of `ccoperator demo`) are identical to their sources."""
+"""The generated copies (package data of `ccoperator demo`, the chart's CRDs and RBAC rules) are
+identical to their sources."""
 
 from __future__ import annotations
 
@@ -31,15 +32,15 @@ def test_every_crd_and_example_is_package_data() -> None:
 
 def test_check_reports_a_drifted_copy(tmp_path: Path) -> None:
     module = _sync_copies()
-    for src, _dst in module.COPIES:
-        (tmp_path / src).mkdir(parents=True)
-        (tmp_path / src / "a.yaml").write_text("a: 1\n")
-        (tmp_path / src / "kustomization.yaml").write_text("resources: [a.yaml]\n")
-    assert len(module.differences(tmp_path)) == len(module.COPIES)
+    module.COPIES = (("src", "*.yaml", "one"), ("src", "b.yaml", "two"))
+    (tmp_path / "src").mkdir()
+    for name in ("a.yaml", "b.yaml", "kustomization.yaml"):
+        (tmp_path / "src" / name).write_text(f"{name}: 1\n")
+    assert len(module.differences(tmp_path)) == 3
     module.sync(tmp_path)
     assert module.differences(tmp_path) == []
-    dst = tmp_path / module.COPIES[0][1]
-    assert not (dst / "kustomization.yaml").exists()
-    (dst / "a.yaml").write_text("a: 2\n")
-    assert module.differences(tmp_path) == [f"{module.COPIES[0][1]}/a.yaml: differs from "
-                                            f"{module.COPIES[0][0]}/a.yaml"]
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["a.yaml", "b.yaml"]
+    assert [p.name for p in (tmp_path / "two").iterdir()] == ["b.yaml"]
+    (tmp_path / "one" / "a.yaml").write_text("a: 2\n")
+    (tmp_path / "two" / "c.yaml").write_text("not matched by b.yaml: ignored\n")
+    assert module.differences(tmp_path) == ["one/a.yaml: differs from src/a.yaml"]
