@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 ENVTEST := PYTHONPATH=operator $(PYTHON) -m ccoperator_envtest
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(ENVTEST).build --print 2>/dev/null)/kubectl)
 
-.PHONY: help venv binaries tools generate test test-unit demo run sim install deploy lint image-check bench chaos clean
+.PHONY: help venv binaries tools generate image test test-unit demo run sim install deploy lint image-check bench chaos clean
 
 help:
 	@echo "make demo      start a local control plane + identity simulator + operator, apply examples/"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint      ruff + mypy (strict on ccoperator, ccoperator_envtest) + hadolint"
 	@echo "make tools     build the Go tools (helm) into ~/.cache/ccoperator/tools (first run only)"
 	@echo "make generate  rewrite the copies of crds/ and examples/ (package data; tools/sync_copies.py)"
+	@echo "make image     build the image from Dockerfile with podman (local Debian base; prints the tag)"
 	@echo "make image-check  the Dockerfile's install steps in a clean virtualenv"
 	@echo "make run       run the operator against the current kubeconfig (CCOPERATOR_* settings)"
 	@echo "make sim       run the identity simulator on 127.0.0.1:8085"
@@ -68,6 +69,11 @@ lint: venv
 	$(BIN)/ruff check operator tests tools
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+
+# The Dockerfile built with podman on a debootstrapped Debian base (no registry needed), cached
+# by a digest of the Dockerfile and the package sources: ccoperator_envtest/image.py.
+image: venv
+	$(BIN)/python -m ccoperator_envtest.image --context .
 
 # What the Dockerfile's build stage does, in a clean virtualenv (no container engine here):
 # install the package alone and start the entrypoint.

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
-from .support import REPO, Kube, token_status, wait_for
-from .test_lifecycle import CONTRIBUTOR, TENANT, spec
+from .installed import short_lifecycle
+from .support import REPO, Kube
 
 CHART = REPO / "charts" / "ccoperator"
 SYSTEM_NAMESPACE = "ccoperator-system"
@@ -320,18 +320,7 @@ def test_helm_install_then_operator_lifecycle_under_chart_rbac(
             operator.env.pop(key)
         operator.start(**env)
 
-        kube.create_ccc(namespace, "app", spec())
-        obj = kube.wait_ready(namespace, "app")
-        client_id = obj["status"]["clientId"]
-        data = kube.secret_data(namespace, "app-credentials")
-        assert data is not None
-        assert token_status(sim.token_url, client_id, data["clientSecret"]) == 200
-        kube.patch_ccc(namespace, "app", {"spec": {"roleIds": [CONTRIBUTOR]}})
-        wait_for(lambda: sim_api.get_client(TENANT, client_id)["RoleIds"] == [CONTRIBUTOR],
-                 what="update under the chart's RBAC")
-        kube.delete_ccc(namespace, "app")
-        kube.wait_gone(namespace, "app")
-        assert sim_api.get_client(TENANT, client_id) is None
+        short_lifecycle(kube, sim, sim_api, namespace, "under the chart's RBAC")
         logs = operator.logs()
         assert " 403 " not in logs and "Forbidden" not in logs and "forbidden" not in logs, \
             operator.tail()
