@@ -1,19 +1,24 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build a wheel and its dependencies in a builder, install them into a clean
 # virtualenv, and ship only that virtualenv on a slim Python base as a non-root user.
+#
+# BASE_IMAGE: any Debian-based image with python3 (and its venv module) at the same path in
+# both stages. Default: the public python slim image. The tests build this same file on a
+# Debian bookworm base made with debootstrap (ccoperator_envtest.image), as no registry is
+# reachable there.
 
-ARG PYTHON_VERSION=3.11
+ARG BASE_IMAGE=python:3.11-slim
 
-FROM python:${PYTHON_VERSION}-slim AS build
+FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator ./operator
-RUN python -m venv /opt/ccoperator \
+RUN python3 -m venv /opt/ccoperator \
  && /opt/ccoperator/bin/pip install --upgrade pip \
  && /opt/ccoperator/bin/pip install .
 
-FROM python:${PYTHON_VERSION}-slim
+FROM ${BASE_IMAGE}
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="ccoperator" \
       org.opencontainers.image.description="Kubernetes operator for ClientCredentialClient resources" \

@@ -9,14 +9,19 @@ STAMP  := $(VENV)/.installed-stamp
 CHECKOV_VENV    ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
-KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(PYTHON) -m tests.controlplane.build --print 2>/dev/null)/kubectl)
+# The harness is importable without the virtualenv: build.py needs only the standard library.
+ENVTEST := PYTHONPATH=operator $(PYTHON) -m ccoperator_envtest
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(ENVTEST).build --print 2>/dev/null)/kubectl)
 
-.PHONY: help venv binaries test test-unit demo run sim install deploy lint image-check bench chaos clean
+.PHONY: help venv binaries tools generate image test test-unit demo run sim install deploy lint image-check bench chaos clean
 
 help:
 	@echo "make demo      start a local control plane + identity simulator + operator, apply examples/"
 	@echo "make test      run the whole test suite (unit, contract, integration, e2e)"
-	@echo "make lint      ruff + mypy (strict on operator/ccoperator) + hadolint + checkov (offline)"
+	@echo "make lint      ruff + mypy (strict on ccoperator, ccoperator_envtest) + hadolint + checkov (offline)"
+	@echo "make tools     build the Go tools (helm, promtool, checkers) into ~/.cache/ccoperator/tools (first run only)"
+	@echo "make generate  rewrite the copies of crds/ and examples/ (package data; tools/sync_copies.py)"
+	@echo "make image     build the image from Dockerfile with podman (local Debian base; prints the tag)"
 	@echo "make image-check  the Dockerfile's install steps in a clean virtualenv"
 	@echo "make run       run the operator against the current kubeconfig (CCOPERATOR_* settings)"
 	@echo "make sim       run the identity simulator on 127.0.0.1:8085"
@@ -34,9 +39,18 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 binaries: venv
-	$(BIN)/python -m tests.controlplane.build
+	$(BIN)/python -m ccoperator_envtest.build
 
-test: venv binaries $(CHECKOV_STAMP)
+# Go tools pinned in ccoperator_envtest/gotools.py, cached like the control plane.
+tools: venv
+	$(BIN)/python -m ccoperator_envtest.gotools
+	$(BIN)/python -m tests.gitops.tools
+
+# crds/ and examples/ are the sources; their copies elsewhere are generated (and tested).
+generate:
+	$(PYTHON) tools/sync_copies.py
+
+test: venv binaries tools $(CHECKOV_STAMP)
 	$(BIN)/pytest
 
 test-unit: venv
@@ -66,10 +80,15 @@ $(CHECKOV_STAMP):
 # Checkov runs offline on the rendered deploy/ kustomizations, the Argo CD snippet, the
 # Dockerfile and charts/ when present (tests/gitops/checkov_lint.py).
 lint: venv $(CHECKOV_STAMP)
-	$(BIN)/ruff check operator tests
+	$(BIN)/ruff check operator tests tools
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m tests.gitops.checkov_lint --checkov $(CHECKOV_VENV)/bin/checkov --kubectl $(KUBECTL)
+
+# The Dockerfile built with podman on a debootstrapped Debian base (no registry needed), cached
+# by a digest of the Dockerfile and the package sources: ccoperator_envtest/image.py.
+image: venv
+	$(BIN)/python -m ccoperator_envtest.image --context .
 
 # What the Dockerfile's build stage does, in a clean virtualenv (no container engine here):
 # install the package alone and start the entrypoint.

@@ -1,7 +1,7 @@
 """Repository-wide pytest plugins: the real control plane and the identity simulator."""
 
 pytest_plugins = [
-    "tests.controlplane.fixtures",
+    "ccoperator_envtest.fixtures",
     "tests.sim_fixtures",
     "tests.crd_fixtures",
 ]

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.controlplane.cluster import wait_crd_established
+from ccoperator_envtest.cluster import wait_crd_established
 
 CRD_DIR = Path(__file__).resolve().parents[1] / "crds"
 CRD_NAMES = tuple(f"{plural}.identity.ccoperator.io" for plural in (

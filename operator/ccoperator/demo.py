@@ -4,14 +4,16 @@ Starts a real kube-apiserver + etcd (+ controller-manager) built from Go modules
 simulator with its demo tenant, installs the CRD, runs the operator, applies `examples/`,
 waits for Ready and shows the result. Stays up until Ctrl-C, then tears everything down.
 
-It needs a source checkout: the control-plane harness lives in tests/controlplane.
+Works from an installed package (`pip install ccoperator`, then `ccoperator demo` on a machine
+with Go): the control-plane harness is `ccoperator_envtest`, and the CRDs and examples are this
+package's data (`ccoperator/data/`, copies of the repository's `crds/` and `examples/` kept
+identical by `make generate` and a test).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
 import shutil
@@ -21,10 +23,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+import yaml
+
 NAMESPACE = "demo"
 
 
@@ -32,12 +36,16 @@ def _say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def _checkout() -> None:
-    if not (REPO / "tests" / "controlplane" / "cluster.py").exists():
-        raise SystemExit("ccoperator demo needs a source checkout (tests/controlplane is not "
-                         "installed with the package): run `make demo` in the repository.")
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
+@contextlib.contextmanager
+def package_data(folder: str) -> Iterator[list[Path]]:
+    """The YAML files of `ccoperator/data/<folder>/` (crds, examples) as real paths."""
+    with resources.as_file(resources.files("ccoperator") / "data" / folder) as path:
+        yield sorted(path.glob("*.yaml"))
+
+
+def _crd_names(files: list[Path]) -> list[str]:
+    return [doc["metadata"]["name"] for f in files for doc in yaml.safe_load_all(f.read_text())
+            if doc and doc.get("kind") == "CustomResourceDefinition"]
 
 
 def masked(key: str, value: str, secret_key: str) -> str:
@@ -101,23 +109,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds to wait for the examples to become Ready")
     args = parser.parse_args(argv)
-    _checkout()
+    # Imported here, not at the top: `ccoperator demo --help` should not pay for them.
+    from ccoperator_envtest import build
+    from ccoperator_envtest.cluster import ControlPlane, wait_crd_established
     from identity_sim.testing import SimProcess
-
-    # Dynamic imports: the harness is part of the checkout, not of the installed package.
-    build: Any = importlib.import_module("tests.controlplane.build")
-    cluster_module: Any = importlib.import_module("tests.controlplane.cluster")
-    control_plane: Any = cluster_module.ControlPlane
 
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="ccoperator-demo."))
     _say("control plane binaries: " + str(build.ensure_built()))
-    with control_plane() as plane, SimProcess() as sim:
-        _say(f"kube-apiserver {plane.server} up in {plane.startup_seconds:.1f}s")
+    with (ControlPlane() as plane, SimProcess() as sim, package_data("crds") as crds,
+          package_data("examples") as examples):
+        _say(f"kube-apiserver {plane.server} up in {(plane.startup_seconds or 0):.1f}s")
         _say(f"identity simulator {sim.base_url} (tenant demo-tenant)")
-        plane.kubectl("apply", "-k", str(REPO / "crds"))
-        for plural in ("clientcredentialclients", "clusteridentitytenants", "identitytenants"):
-            cluster_module.wait_crd_established(plane, f"{plural}.identity.ccoperator.io")
+        plane.kubectl("apply", *(f"-f={p}" for p in crds))
+        for crd in _crd_names(crds):
+            wait_crd_established(plane, crd)
         plane.kubectl("create", "namespace", NAMESPACE)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CCOPERATOR_")},
@@ -134,7 +140,6 @@ def main(argv: list[str]) -> int:
         with _operator(env, log_path) as proc:
             _say(f"operator running (pid {proc.pid}, log {log_path})")
             # examples/tenant.yaml declares the ClusterIdentityTenant the clients name.
-            examples = sorted((REPO / "examples").glob("*.yaml"))
             plane.kubectl("apply", "-n", NAMESPACE, *(f"-f={p}" for p in examples))
             objects = [json.loads(plane.kubectl("create", "--dry-run=client", "-o", "json",
                                                 "-f", str(p)).stdout) for p in examples]

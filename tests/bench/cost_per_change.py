@@ -18,13 +18,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from identity_sim.testing import SimProcess
-
-from tests.controlplane.cluster import (
+from ccoperator_envtest.cluster import (
     ControlPlane,
     wait_crd_established,
     write_token_kubeconfig,
 )
+from identity_sim.testing import SimProcess
+
 from tests.e2e.support import REPO, Kube, OperatorProcess, wait_for
 
 OPERATOR_USER = "system:serviceaccount:ccoperator-system:ccoperator"

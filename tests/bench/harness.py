@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import httpx
 import psutil
+from ccoperator_envtest.cluster import ControlPlane, wait_crd_established, write_token_kubeconfig
 from identity_sim.testing import SimProcess
 
 from tests.bench.floor import (  # the floor stays light: constants and http_params live there
@@ -35,7 +36,6 @@ from tests.bench.floor import (  # the floor stays light: constants and http_par
     VERSION,
     http_params,
 )
-from tests.controlplane.cluster import ControlPlane, wait_crd_established, write_token_kubeconfig
 from tests.e2e.support import REPO, OperatorProcess, free_port
 
 TENANTS = ("tenant-a", "tenant-b", "tenant-c")

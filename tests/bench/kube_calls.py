@@ -35,9 +35,8 @@ from ccoperator.kube import KubeApi, Owner
 from ccoperator.kube_http import connect
 from ccoperator.reconcile import SecretObject
 from ccoperator.resource import GROUP, PLURAL, VERSION
+from ccoperator_envtest.cluster import ControlPlane, wait_crd_established, write_token_kubeconfig
 from kubernetes import client as k8s
-
-from tests.controlplane.cluster import ControlPlane, wait_crd_established, write_token_kubeconfig
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "bench"

@@ -31,7 +31,7 @@ def _helm() -> str:
     found = shutil.which("helm")
     if found:
         return found
-    from tests.controlplane import gotools  # the install branch registers helm there
+    from ccoperator_envtest import gotools
 
     if "helm" not in gotools.TOOLS:
         raise SystemExit("charts/ exists but no helm: put helm on PATH or register it in gotools")

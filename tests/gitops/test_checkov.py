@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not CHECKOV.exists(),
 
 
 def kubectl() -> str:
-    from tests.controlplane import build
+    from ccoperator_envtest import build
 
     return shutil.which("kubectl") or str(build.binary("kubectl"))
 

@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.controlplane import gotools
-from tests.controlplane.gotools import GoTool, register
+from ccoperator_envtest import gotools
+from ccoperator_envtest.gotools import GoTool, register
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -20,17 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
-
-from tests.controlplane import versions
-from tests.controlplane.cluster import (
+from ccoperator_envtest import versions
+from ccoperator_envtest.cluster import (
     Cluster,
     ControlPlane,
     KubectlError,
     api_client_from_kubeconfig,
     wait_crd_established,
 )
-from tests.controlplane.fixtures import ENV_KUBECONFIG, ServiceAccountToken, TokenKubeconfig
+from ccoperator_envtest.fixtures import ENV_KUBECONFIG, ServiceAccountToken, TokenKubeconfig
+from kubernetes import client, watch
 
 pytestmark = pytest.mark.controlplane
 
@@ -297,7 +296,7 @@ def test_audit_log_and_clean_stop() -> None:
 
 _CHILD = textwrap.dedent("""
     import json, sys, time
-    from tests.controlplane.cluster import ControlPlane
+    from ccoperator_envtest.cluster import ControlPlane
     plane = ControlPlane(with_controller_manager=False).start()
     print(json.dumps({"workdir": str(plane.workdir), "pids": list(plane.pids.values())}),
           flush=True)
@@ -309,7 +308,7 @@ _CHILD = textwrap.dedent("""
 def test_no_leftovers_when_owner_is_killed(sig: signal.Signals) -> None:
     if os.environ.get(ENV_KUBECONFIG):
         pytest.skip("starts its own control plane; CCOPERATOR_TEST_KUBECONFIG forbids that")
-    from tests.controlplane.cluster import _pid_alive, _sweep_orphans
+    from ccoperator_envtest.cluster import _pid_alive, _sweep_orphans
 
     child = subprocess.Popen([sys.executable, "-c", _CHILD], cwd=REPO_ROOT,
                              stdout=subprocess.PIPE, text=True)

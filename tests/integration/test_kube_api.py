@@ -23,10 +23,9 @@ from ccoperator.kube import KubeApi, KubeApiError, KubeConflict, Owner
 from ccoperator.kube_http import HttpLimits, connect
 from ccoperator.reconcile import SecretObject
 from ccoperator.resource import GROUP, PLURAL, VERSION
+from ccoperator_envtest.cluster import Cluster
+from ccoperator_envtest.fixtures import ServiceAccountToken, TokenKubeconfig
 from kubernetes import client
-
-from tests.controlplane.cluster import Cluster
-from tests.controlplane.fixtures import ServiceAccountToken, TokenKubeconfig
 
 pytestmark = pytest.mark.controlplane
 

@@ -140,7 +140,8 @@ def test_secret_expiry_and_rotation_deadline_per_resource() -> None:
 def test_rotation_deadline_is_the_rule_reconcile_uses(body: dict[str, str],
                                                       issued: datetime | None,
                                                       lifetime: timedelta | None) -> None:
-    spec = ClientSpec.model_validate({"tenantRef": {"name": "t1"}, "roleIds": ["r1"], "secret": body})
+    spec = ClientSpec.model_validate({"tenantRef": {"name": "t1"}, "roleIds": ["r1"],
+                                      "secret": body})
     current = CurrentSecret(id=1, expires_at=NOW + timedelta(days=2), issued_at=issued)
     ctx = rc.Context(identity_url="http://127.0.0.1:9/", token_url="http://127.0.0.1:9/t",
                      default_lifetime=lifetime, grace_period=timedelta(hours=1),

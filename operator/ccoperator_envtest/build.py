@@ -3,8 +3,8 @@
 Binaries are cached outside the repository and built only when missing, so the first run
 on a machine pays the cold build and every later run (tests, demo, CI) reuses it:
 
-    python -m tests.controlplane.build            # build what is missing, print the bin dir
-    python -m tests.controlplane.build --print    # only print where binaries are (no build)
+    python -m ccoperator_envtest.build            # build what is missing, print the bin dir
+    python -m ccoperator_envtest.build --print    # only print where binaries are (no build)
 
 Each builder is its own throwaway Go module (generated here from versions.py) so that version
 selection can never drift with anything else.
@@ -21,11 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import versions  # type: ignore[import-not-found,no-redef]
-else:
-    from . import versions
+from . import versions
 
 ETCD_MAIN = """package main
 

@@ -1,7 +1,7 @@
 """A real, throwaway Kubernetes control plane on loopback: etcd + kube-apiserver (+ KCM).
 
 Used by the pytest fixtures, the ``ccoperator demo`` command and the benchmarks, so this
-module must not import pytest. The binaries come from :mod:`tests.controlplane.build`.
+module must not import pytest. The binaries come from :mod:`ccoperator_envtest.build`.
 
     with ControlPlane() as cp:                  # or cp = ControlPlane(); cp.start(); cp.stop()
         cp.kubectl("get", "namespaces")
@@ -9,7 +9,7 @@ module must not import pytest. The binaries come from :mod:`tests.controlplane.b
 
 By hand (builds the binaries first if they are missing, stays up until Ctrl-C):
 
-    python -m tests.controlplane.cluster up [--no-controller-manager] [--audit-log]
+    python -m ccoperator_envtest.cluster up [--no-controller-manager] [--audit-log]
 
 Nothing outlives the owner: every component runs in its own session (so its whole process
 group can be killed), ``stop()`` runs from ``with``, atexit and SIGTERM/SIGHUP, components
@@ -550,7 +550,7 @@ class ControlPlane:
         missing = [n for n in build.all_binaries() if not os.access(bins / n, os.X_OK)]
         if missing:
             raise ControlPlaneError(f"missing binaries {missing} in {bins}; "
-                                    "run `python -m tests.controlplane.build`")
+                                    "run `python -m ccoperator_envtest.build`")
         self._bins = bins
         # A stopped instance may be started again: fresh components, follower re-armed.
         self._components = {}
@@ -931,7 +931,7 @@ class ExternalCluster:
 # --------------------------------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.controlplane.cluster",
+    parser = argparse.ArgumentParser(prog="python -m ccoperator_envtest.cluster",
                                      description="Run a throwaway control plane until Ctrl-C.")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="build if needed, start, print the kubeconfig, wait")

@@ -3,8 +3,8 @@
 Like the control plane (build.py), each tool is built once per pinned version into
 `~/.cache/ccoperator/tools/<name>-<version>/` and reused by tests, CI and `make` targets:
 
-    python -m tests.controlplane.gotools helm promtool   # build what is missing, print paths
-    python -m tests.controlplane.gotools --print helm     # only print where it is (no build)
+    python -m ccoperator_envtest.gotools helm promtool   # build what is missing, print paths
+    python -m ccoperator_envtest.gotools --print helm     # only print where it is (no build)
 
 Two kinds of tool:
 - a published command (`helm.sh/helm/v3/cmd/helm@v3.22.0`): built with `go install`;
@@ -18,17 +18,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import build  # type: ignore[import-not-found,no-redef]
-else:
-    from . import build
-
-REPO = Path(__file__).resolve().parents[2]
+from . import build
 
 
 @dataclass(frozen=True)
@@ -39,6 +32,8 @@ class GoTool:
     package: str | None = None  # e.g. "helm.sh/helm/v3/cmd/helm"
     version: str | None = None  # e.g. "v3.22.0"
     source: Path | None = None  # a folder of this repository holding go.mod, go.sum, *.go
+    # Extra -X flags (e.g. the version a tool reports; `go install` sets none of its own).
+    ldflags: tuple[str, ...] = ()
 
     def tag(self) -> str:
         if self.source is not None:
@@ -60,6 +55,21 @@ def register(tool: GoTool) -> GoTool:
     return tool
 
 
+HELM_VERSION = "v3.22.0"
+# The Kubernetes minor of helm's client-go (v0.37 in helm v3.22.0's go.mod): helm's Makefile
+# stamps it, else `helm template` and `helm lint` assume a v1.20 cluster.
+HELM_KUBE_MINOR = "37"
+register(GoTool(
+    "helm", package="helm.sh/helm/v3/cmd/helm", version=HELM_VERSION,
+    # What helm's own Makefile stamps: `helm version` reports the release, not "v3.x-dev".
+    ldflags=(f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+             "-X helm.sh/helm/v3/internal/version.gitTreeState=clean",
+             *(f"-X helm.sh/helm/v3/pkg/{pkg}.k8sVersion{part}={value}"
+               for pkg in ("chartutil", "lint/rules")
+               for part, value in (("Major", "1"), ("Minor", HELM_KUBE_MINOR)))),
+))
+
+
 def cache_root() -> Path:
     return build.cache_root().parent / "tools"
 
@@ -77,13 +87,14 @@ def ensure(name: str) -> Path:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
+    ldflags = " ".join(("-s -w", *tool.ldflags))
     if tool.source is not None:
-        build._run(f"{name}: build", ["go", "build", "-trimpath", "-ldflags", "-s -w",
+        build._run(f"{name}: build", ["go", "build", "-trimpath", "-ldflags", ldflags,
                                        "-o", str(partial), "."], tool.source)
     else:
         assert tool.package and tool.version, f"{name}: package and version are required"
         gobin = out.parent / "gobin"
-        env_cmd = ["env", f"GOBIN={gobin}", "go", "install", "-trimpath", "-ldflags", "-s -w",
+        env_cmd = ["env", f"GOBIN={gobin}", "go", "install", "-trimpath", "-ldflags", ldflags,
                    f"{tool.package}@{tool.version}"]
         build._run(f"{name}: go install", env_cmd, out.parent)
         (gobin / Path(tool.package).name).rename(partial)

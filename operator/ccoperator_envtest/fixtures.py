@@ -10,6 +10,7 @@ Fixtures
                                     creates the ServiceAccount if missing
     token_kubeconfig       function (token, namespace="default") -> Path of a bearer-token
                                     kubeconfig (to run the operator under its own RBAC)
+    helm                   session  Path of the helm binary (gotools; built if missing)
 
 Every test using `control_plane` (directly or through another fixture) is marked
 `controlplane`, so `-m "not controlplane"` deselects them all.
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import build
+from . import build, gotools
 from .cluster import Cluster, ControlPlane, ExternalCluster, write_token_kubeconfig
 
 if TYPE_CHECKING:
@@ -70,6 +71,23 @@ def pytest_runtest_makereport(item: pytest.Item,
     return report
 
 
+def _build_visibly(request: pytest.FixtureRequest, what: str, build_it: Callable[[], Any]) -> Any:
+    # A cold build takes minutes: show its progress instead of capturing it.
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    quiet = capman.global_and_fixture_disabled() if capman else contextlib.nullcontext()
+    with quiet:
+        try:
+            return build_it()
+        except SystemExit as exc:  # the builders report failures as SystemExit
+            pytest.fail(f"cannot build {what}: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def helm(request: pytest.FixtureRequest) -> Path:
+    path: Path = _build_visibly(request, "helm", lambda: gotools.ensure("helm"))
+    return path
+
+
 @pytest.fixture(scope="session")
 def control_plane(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     global _session_plane
@@ -78,14 +96,7 @@ def control_plane(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         yield ExternalCluster(external)
         return
     if build.missing():
-        # A cold build takes many minutes: show its progress instead of capturing it.
-        capman = request.config.pluginmanager.getplugin("capturemanager")
-        quiet = capman.global_and_fixture_disabled() if capman else contextlib.nullcontext()
-        with quiet:
-            try:
-                build.ensure_built()
-            except SystemExit as exc:  # build.py reports failures as SystemExit
-                pytest.fail(f"cannot build the control plane binaries: {exc}", pytrace=False)
+        _build_visibly(request, "the control plane binaries", build.ensure_built)
     keep = os.environ.get(ENV_KEEP_LOGS)
     plane = ControlPlane(with_controller_manager=True, keep_logs=Path(keep) if keep else None)
     plane.start()

@@ -1,0 +1,15 @@
+"""A real Kubernetes control plane for tests, the demo and benchmarks (after controller-runtime's
+envtest): etcd, kube-apiserver, kube-controller-manager and kubectl built from Go modules into
+``~/.cache/ccoperator/controlplane/`` and started on loopback.
+
+Modules
+    versions   the pinned Kubernetes and etcd versions
+    build      builds the binaries when missing (``python -m ccoperator_envtest.build``)
+    cluster    ``ControlPlane`` (start, stop, kubectl, api_client, restarts, audit log) and
+               ``ExternalCluster``; no pytest import
+    gotools    other Go tools (helm, ...) built into ``~/.cache/ccoperator/tools/``
+    fixtures   the pytest plugin (``pytest_plugins = ["ccoperator_envtest.fixtures"]``)
+
+Shipped with the ``ccoperator`` distribution so that ``ccoperator demo`` works from an
+installed package; the operator itself (``ccoperator run``) never imports it.
+"""

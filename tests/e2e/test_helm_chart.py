@@ -1,0 +1,338 @@
+"""charts/ccoperator: linted by the real helm, rendered, validated by the real API server, equal
+to deploy/ for equivalent values, and installed with `helm install` so that the operator runs
+through a lifecycle under the chart's ServiceAccount, RBAC and rendered settings.
+
+deploy/ (kustomize) and the chart describe the same objects. The comparison ignores only what
+one of them adds by design (CHART_ONLY_LABELS, CHART_ONLY_ANNOTATIONS; deploy/'s Namespace and
+its ConfigMap name's hash suffix); everything else must be equal, so a change to one that is
+not made to the other fails here.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import difflib
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .installed import short_lifecycle
+from .support import REPO, Kube
+
+CHART = REPO / "charts" / "ccoperator"
+SYSTEM_NAMESPACE = "ccoperator-system"
+CRD_NAME = "clientcredentialclients.identity.ccoperator.io"
+CRD_NAMES = tuple(f"{plural}.identity.ccoperator.io" for plural in (
+    "clientcredentialclients", "clusteridentitytenants", "identitytenants"))
+
+# Labels Helm charts carry by convention and deploy/ has no use for: the release (instance),
+# the chart, its version and the manager. Removed from metadata and from selectors alike.
+CHART_ONLY_LABELS = frozenset({"helm.sh/chart", "app.kubernetes.io/instance",
+                               "app.kubernetes.io/managed-by", "app.kubernetes.io/version"})
+# checksum/config rolls the pod on a settings change (kustomize renames the ConfigMap instead);
+# resource-policy keeps the CRDs on `helm uninstall`.
+CHART_ONLY_ANNOTATIONS = frozenset({"checksum/config", "helm.sh/resource-policy"})
+
+# The values that make the chart render what `kubectl kustomize deploy/` renders: deploy/'s
+# placeholder URL, and the chart-only extras (metrics Service, anti-affinity preset) off.
+DEPLOY_VALUES: dict[str, Any] = {
+    "identity": {"url": "https://identity.example.invalid"},
+    "metrics": {"service": {"enabled": False}},
+    "podAntiAffinity": "",
+}
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(
+            out.get(key), dict) else value
+    return out
+
+
+class Helm:
+    """The built helm, with its own config/cache/data folders and the admin kubeconfig."""
+
+    def __init__(self, binary: Path, home: Path, kubeconfig: Path) -> None:
+        self.binary = binary
+        self.kubeconfig = kubeconfig
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HELM_")}
+        self.env.update({f"HELM_{kind}_HOME": str(home / kind.lower())
+                         for kind in ("CACHE", "CONFIG", "DATA")})
+        self.env.pop("KUBECONFIG", None)
+        self._home = home
+
+    def run(self, *args: str, values: dict[str, Any] | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = [str(self.binary), *args]
+        if values is not None:
+            path = self._home / f"values-{uuid.uuid4().hex[:8]}.yaml"
+            path.write_text(yaml.safe_dump(values))
+            argv += ["--values", str(path)]
+        result = subprocess.run(argv, env=self.env, capture_output=True, text=True,
+                                timeout=120)
+        if check:
+            assert result.returncode == 0, f"{argv}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def template(self, values: dict[str, Any], *, release: str = "ccoperator",
+                 namespace: str = SYSTEM_NAMESPACE) -> str:
+        return self.run("template", release, str(CHART), "--namespace", namespace,
+                        values=values).stdout
+
+
+@pytest.fixture(scope="module")
+def helm_cli(helm: Path, kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    return Helm(helm, tmp_path_factory.mktemp("helm"), kubeconfig)
+
+
+def _docs(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def _strip(node: Any) -> Any:
+    """A copy without the chart-only labels and annotations, wherever they are."""
+    if isinstance(node, list):
+        return [_strip(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("labels", "matchLabels", "annotations") and isinstance(value, dict):
+            drop = CHART_ONLY_ANNOTATIONS if key == "annotations" else CHART_ONLY_LABELS
+            value = {k: v for k, v in value.items() if k not in drop}
+            if not value:
+                continue
+        out[key] = _strip(value)
+    return out
+
+
+def _by_key(docs: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]): _strip(d)
+            for d in docs}
+
+
+def _kustomize(control_plane: Any, target: str) -> list[dict[str, Any]]:
+    text = control_plane.kubectl("kustomize", str(REPO / target)).stdout
+    # configMapGenerator appends a hash of the content to the name; the chart rolls the pod
+    # with checksum/config instead.
+    text = re.sub(r"\bccoperator-config-[a-z0-9]{10}\b", "ccoperator-config", text)
+    # The chart never owns the namespace (helm install --create-namespace, or the platform's).
+    return [d for d in _docs(text) if d["kind"] != "Namespace"]
+
+
+@pytest.mark.parametrize(("target", "extra"), [
+    ("deploy", {}),
+    ("deploy/overlays/namespaced", {"watchNamespaces": ["team-a"]}),
+])
+def test_chart_renders_what_deploy_renders(control_plane: Any, helm_cli: Helm, target: str,
+                                           extra: dict[str, Any]) -> None:
+    want = _by_key(_kustomize(control_plane, target))
+    have = _by_key(_docs(helm_cli.template(_merge(DEPLOY_VALUES, extra))))
+    assert sorted(have) == sorted(want)
+    for key in want:
+        if have[key] != want[key]:
+            diff = difflib.unified_diff(
+                yaml.safe_dump(want[key], sort_keys=True).splitlines(),
+                yaml.safe_dump(have[key], sort_keys=True).splitlines(),
+                f"kustomize {target}", "helm template", lineterm="")
+            pytest.fail(f"{key} differs:\n" + "\n".join(diff))
+
+
+def test_helm_lint(helm_cli: Helm) -> None:
+    result = helm_cli.run("lint", "--strict", str(CHART), values=DEPLOY_VALUES)
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({}, "identity.url is required"),
+    ({"identity": {"url": "https://x"}, "replicaCount": 2}, "needs leaderElection.enabled"),
+])
+def test_chart_refuses_unsafe_values(helm_cli: Helm, values: dict[str, Any],
+                                     message: str) -> None:
+    result = helm_cli.run("template", "x", str(CHART), values=values, check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {"identity": {"url": "https://identity.example.com"}},
+    "namespaced": {"identity": {"url": "https://identity.example.com"},
+                   "watchNamespaces": ["team-a", "team-b"]},
+    "leader-election": {
+        "identity": {"url": "https://identity.example.com"},
+        "replicaCount": 2, "leaderElection": {"enabled": True},
+        "podDisruptionBudget": {"enabled": True}, "podAntiAffinity": "hard",
+        "networkPolicy": {"enabled": True, "metricsFrom": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
+        "image": {"digest": "sha256:" + "0" * 64},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def namespaces(control_plane: Any) -> None:
+    for name in (SYSTEM_NAMESPACE, "team-a", "team-b"):
+        result = control_plane.kubectl("create", "namespace", name, check=False)
+        assert result.returncode == 0 or "AlreadyExists" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_chart_validates_server_side(control_plane: Any, helm_cli: Helm, namespaces: None,
+                                     variant: str) -> None:
+    rendered = helm_cli.template(VARIANTS[variant])
+    docs = _docs(rendered)
+    result = control_plane.kubectl("apply", "--dry-run=server", "-f", "-", input=rendered)
+    assert result.stdout.count("(server dry run)") == len(docs), result.stdout
+    kinds = {d["kind"] for d in docs}
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    if variant == "leader-election":
+        assert {"PodDisruptionBudget", "NetworkPolicy"} <= kinds
+        assert env["CCOPERATOR_LEADER_ELECTION"] == "true"
+        assert (env["CCOPERATOR_LEASE_DURATION"], env["CCOPERATOR_RENEW_DEADLINE"],
+                env["CCOPERATOR_RETRY_PERIOD"]) == ("15s", "10s", "2s")
+        assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+        assert container["image"] == "ccoperator@sha256:" + "0" * 64
+        leases = next(d for d in docs if d["kind"] == "Role"
+                      and d["metadata"]["name"].endswith("-leader-election"))
+        assert leases["metadata"]["namespace"] == SYSTEM_NAMESPACE
+    else:
+        assert "CCOPERATOR_LEADER_ELECTION" not in env
+        assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    cluster_roles = {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"}
+    if variant == "namespaced":
+        # No cluster-wide grant on clients or Secrets: only the cluster-scoped reads (tenant
+        # objects, namespaces) and the users' aggregated roles.
+        assert cluster_roles == {"ccoperator-cluster-scoped", "ccoperator-edit",
+                                 "ccoperator-view"}
+        roles = {d["metadata"]["namespace"] for d in docs if d["kind"] == "RoleBinding"}
+        assert roles == {"team-a", "team-b", SYSTEM_NAMESPACE}
+    else:
+        assert cluster_roles == {"ccoperator", "ccoperator-edit", "ccoperator-view"}
+    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
+    assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_chart_service_monitor_and_no_crds(helm_cli: Helm) -> None:
+    docs = _docs(helm_cli.template({"identity": {"url": "https://x"}, "crds": {"install": False},
+                                    "metrics": {"serviceMonitor": {"enabled": True}}}))
+    kinds = [d["kind"] for d in docs]
+    assert "CustomResourceDefinition" not in kinds
+    monitor = next(d for d in docs if d["kind"] == "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+
+
+# --------------------------------------------------------------------------------------------
+# helm install, then the operator under the chart's ServiceAccount and rendered settings
+# --------------------------------------------------------------------------------------------
+
+def _adopt_crd(control_plane: Any, release: str, namespace: str) -> None:
+    """Let the release take over a CRD applied earlier with kubectl (as a platform team moving
+    from kubectl apply to the chart would): Helm adopts objects carrying its ownership marks."""
+    for name in CRD_NAMES:
+        if control_plane.kubectl("get", "crd", name, check=False).returncode != 0:
+            continue
+        control_plane.kubectl("label", "--overwrite", "crd", name,
+                              "app.kubernetes.io/managed-by=Helm")
+        control_plane.kubectl("annotate", "--overwrite", "crd", name,
+                              f"meta.helm.sh/release-name={release}",
+                              f"meta.helm.sh/release-namespace={namespace}")
+
+
+def _pod_env(control_plane: Any, release_ns: str, deployment: str,
+             files: Path) -> dict[str, str]:
+    """The operator container's environment as the kubelet would build it from the installed
+    objects: envFrom the ConfigMap, env (the downward API resolved), and the credentials
+    Secret's items projected as files under `files`."""
+    import json
+
+    get = lambda *a: json.loads(control_plane.kubectl("get", "-n", release_ns, *a,  # noqa: E731
+                                                      "-o", "json").stdout)
+    pod = get("deployment", deployment)["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(get("configmap", source["configMapRef"]["name"])["data"])
+    mount = next(m["mountPath"] for m in container["volumeMounts"]
+                 if m["name"] == "identity-credentials")
+    volume = next(v for v in pod["volumes"] if v["name"] == "identity-credentials")["secret"]
+    secret = get("secret", volume["secretName"])["data"]
+    files.mkdir(parents=True, exist_ok=True)
+    for item in volume["items"]:
+        (files / item["path"]).write_bytes(base64.b64decode(secret[item["key"]]))
+    for entry in container["env"]:
+        if "value" in entry:
+            env[entry["name"]] = entry["value"].replace(mount, str(files))
+        elif entry["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace":
+            env[entry["name"]] = release_ns
+        else:  # pragma: no cover - the chart renders nothing else
+            raise AssertionError(entry)
+    return env
+
+
+@pytest.fixture
+def release_namespace(control_plane: Any) -> Iterator[str]:
+    name = f"ccoperator-helm-{uuid.uuid4().hex[:6]}"
+    yield name
+    with contextlib.suppress(Exception):
+        control_plane.kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.mark.parametrize("scope", ["cluster-wide", "namespaced"])
+def test_helm_install_then_operator_lifecycle_under_chart_rbac(
+        control_plane: Any, helm_cli: Helm, scope: str, release_namespace: str,
+        namespace: str, kube: Kube, sim: Any, sim_api: Any, service_account_token: Any,
+        token_kubeconfig: Any, operator_factory: Any, tmp_path: Path) -> None:
+    release = f"cco-{scope[:7]}"
+    values: dict[str, Any] = {
+        "identity": {"url": sim.base_url},
+        "config": {"resyncPeriod": "4s", "rotationGracePeriod": "2s", "logLevel": "DEBUG",
+                   "logFormat": "text"},
+    }
+    if scope == "namespaced":
+        values["watchNamespaces"] = [namespace]
+    else:  # the ClusterRole, with the watch narrowed so other tests' namespaces stay out
+        values["extraEnv"] = [{"name": "CCOPERATOR_NAMESPACES", "value": namespace}]
+    _adopt_crd(control_plane, release, release_namespace)
+    helm_cli.run("install", release, str(CHART), "--namespace", release_namespace,
+                 "--create-namespace", "--kubeconfig", str(helm_cli.kubeconfig),
+                 values=values)
+    try:
+        control_plane.kubectl("create", "secret", "generic", "ccoperator-identity",
+                              "-n", release_namespace,
+                              f"--from-literal=clientId={sim.admin_client_id}",
+                              f"--from-literal=clientSecret={sim.admin_client_secret}")
+        # No kubelet runs here: the Deployment never gets a pod. Its container runs as a local
+        # process instead, with the pod's environment and its ServiceAccount's token.
+        fullname = f"{release}-ccoperator"
+        env = _pod_env(control_plane, release_namespace, fullname, tmp_path / "identity")
+        assert env["CCOPERATOR_NAMESPACE"] == release_namespace
+        assert env["CCOPERATOR_IDENTITY_URL"] == sim.base_url
+        kubeconfig = token_kubeconfig(service_account_token(release_namespace, fullname),
+                                      release_namespace)
+        operator = operator_factory(kubeconfig=kubeconfig)
+        for key in ("CCOPERATOR_CLIENT_ID", "CCOPERATOR_CLIENT_SECRET", "CCOPERATOR_NAMESPACES"):
+            operator.env.pop(key)
+        operator.start(**env)
+
+        short_lifecycle(kube, sim, sim_api, namespace, "under the chart's RBAC")
+        logs = operator.logs()
+        assert " 403 " not in logs and "Forbidden" not in logs and "forbidden" not in logs, \
+            operator.tail()
+    finally:
+        helm_cli.run("uninstall", release, "--namespace", release_namespace,
+                     "--kubeconfig", str(helm_cli.kubeconfig), check=False)
+    # crds.keep: the CRD (and every resource of it) outlives the release.
+    assert control_plane.kubectl("get", "crd", CRD_NAME, check=False).returncode == 0
