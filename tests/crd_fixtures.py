@@ -5,6 +5,8 @@ Fixtures
     e2e_tenant     session   ClusterIdentityTenant "e2e": the simulator's admin tenant, every
                              namespace, every role of it, adoption allowed (what the tests
                              that are not about policy assume); its name
+    e2e_v1_tenant  session   ClusterIdentityTenant "e2e-v1": the same for the simulator's
+                             tenant in the v1 API form
     cluster_tenant function  make a ClusterIdentityTenant (deleted after the test):
                              cluster_tenant(name, tenantId=..., **spec) -> name
 """
@@ -24,6 +26,7 @@ CRD_NAMES = tuple(f"{plural}.identity.ccoperator.io" for plural in (
     "clientcredentialclients", "clusteridentitytenants", "identitytenants"))
 CRD_NAME = CRD_NAMES[0]
 E2E_TENANT = "e2e"
+E2E_V1_TENANT = "e2e-v1"
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +55,19 @@ def e2e_tenant(control_plane: Any, crd: str, sim_process: Any) -> str:
         "adoption": "Allow",
     }))
     return E2E_TENANT
+
+
+@pytest.fixture(scope="session")
+def e2e_v1_tenant(control_plane: Any, crd: str, sim_process: Any) -> str:
+    """The same as e2e_tenant for the simulator's tenant in the v1 API form."""
+    apply_object(control_plane, cluster_tenant_object(E2E_V1_TENANT, {
+        "tenantId": sim_process.v1_tenant_id,
+        "apiVersion": "v1",
+        "namespaceSelector": {},
+        "allowedRoleIds": sorted(set(sim_process.v1_roles.values())),
+        "adoption": "Allow",
+    }))
+    return E2E_V1_TENANT
 
 
 @pytest.fixture

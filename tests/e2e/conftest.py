@@ -4,6 +4,7 @@ over the real control plane, talking to the identity simulator over loopback."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,15 @@ def kube(k8s_api: Any) -> Kube:
 
 
 class SimApi:
-    """The identity API as a person with the administrator client would use it (sync)."""
+    """The identity API as a person with the administrator client would use it (sync), in
+    either form. Bodies and answers are in the unversioned form's names (`ClientId`,
+    `ClientSecret`) whichever form the tenant speaks, so one test reads the same on both."""
 
-    def __init__(self, base_url: str, token_url: str, client_id: str, secret: str) -> None:
+    def __init__(self, base_url: str, token_url: str, client_id: str, secret: str,
+                 api_version: str = "unversioned") -> None:
         self.base_url = base_url.rstrip("/")
         self.token_url = token_url
+        self.v1 = api_version == "v1"
         self._creds = (client_id, secret)
         self._http = httpx.Client(timeout=10, trust_env=False)
 
@@ -37,9 +42,31 @@ class SimApi:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     def _clients(self, tenant: str) -> str:
+        if self.v1:
+            return f"{self.base_url}/api/v1/Tenants/{tenant}/ClientCredentialClients/"
         return f"{self.base_url}/api/Tenants/{tenant}/ClientCredentialClient/"
 
-    def get_client(self, tenant: str, client_id: str) -> dict[str, Any] | None:
+    def _secrets(self, tenant: str, client_id: str) -> str:
+        if self.v1:
+            return f"{self._clients(tenant)}{client_id}/Secrets"
+        return f"{self.base_url}/api/Tenants/{tenant}/Clients/{client_id}/Secret/"
+
+    def _out(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A v1 client body in the unversioned names (the four fields both forms have)."""
+        if not self.v1:
+            return body
+        return {"ClientId": body["Id"], "Name": body["Name"], "RoleIds": body["RoleIds"],
+                "Enabled": body["Enabled"]}
+
+    def _in(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.v1:
+            return body
+        out = {k: v for k, v in body.items() if k != "ClientId"}
+        out["Id"] = body.get("ClientId")
+        return out
+
+    def raw_client(self, tenant: str, client_id: str) -> dict[str, Any] | None:
+        """The client as the service answers it, in its own form (v1: Tags, lifetime)."""
         response = self._http.get(self._clients(tenant) + client_id, headers=self._headers())
         if response.status_code == 404:
             return None
@@ -47,14 +74,22 @@ class SimApi:
         result: dict[str, Any] = response.json()
         return result
 
+    def get_client(self, tenant: str, client_id: str) -> dict[str, Any] | None:
+        raw = self.raw_client(tenant, client_id)
+        return self._out(raw) if raw is not None else None
+
     def create_client(self, tenant: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = self._http.post(self._clients(tenant), json=body, headers=self._headers())
+        response = self._http.post(self._clients(tenant), json=self._in(body),
+                                   headers=self._headers())
         response.raise_for_status()
         result: dict[str, Any] = response.json()
+        if self.v1:
+            return {**self._out(result["Client"]), "ClientSecret": result["Secret"],
+                    "SecretId": result["Id"]}
         return result
 
     def put_client(self, tenant: str, client_id: str, body: dict[str, Any]) -> None:
-        response = self._http.put(self._clients(tenant) + client_id, json=body,
+        response = self._http.put(self._clients(tenant) + client_id, json=self._in(body),
                                   headers=self._headers())
         response.raise_for_status()
 
@@ -66,18 +101,45 @@ class SimApi:
         response = self._http.get(self._clients(tenant), params={"count": 1000},
                                   headers=self._headers())
         response.raise_for_status()
-        result: list[dict[str, Any]] = response.json()
-        return result
+        return [self._out(c) for c in response.json()]
 
     def secrets(self, tenant: str, client_id: str) -> list[dict[str, Any]]:
-        url = f"{self.base_url}/api/Tenants/{tenant}/Clients/{client_id}/Secret/"
-        response = self._http.get(url, headers=self._headers())
+        response = self._http.get(self._secrets(tenant, client_id), headers=self._headers())
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()
         return result
 
     def close(self) -> None:
         self._http.close()
+
+
+@dataclass
+class Form:
+    """One form of the identity API, with the tenant object that speaks it: what the
+    lifecycle tests run against, once per form."""
+
+    api_version: str
+    tenant_ref: str  # the ClusterIdentityTenant's name (tests/crd_fixtures.py)
+    tenant_id: str
+    member: str
+    contributor: str
+    api: SimApi
+
+    def spec(self, **over: Any) -> dict[str, Any]:
+        return {"tenantRef": {"name": self.tenant_ref}, "roleIds": [self.member], **over}
+
+
+@pytest.fixture(params=["unversioned", "v1"])
+def form(request: pytest.FixtureRequest, sim: Any, e2e_tenant: str,
+         e2e_v1_tenant: str) -> Iterator[Form]:
+    v1 = request.param == "v1"
+    tenant = sim.v1_tenant_id if v1 else sim.admin_tenant_id
+    roles = sim.v1_roles if v1 else sim.roles
+    api = SimApi(sim.base_url, sim.token_url, sim.admin_client_id, sim.admin_client_secret,
+                 request.param)
+    yield Form(request.param, e2e_v1_tenant if v1 else e2e_tenant, tenant,
+               roles["Tenant Member"], roles["Tenant Contributor"], api)
+    api.close()
 
 
 @pytest.fixture
@@ -88,8 +150,9 @@ def sim_api(sim: Any) -> Iterator[SimApi]:
 
 
 @pytest.fixture
-def operator_factory(control_plane: Any, crd: str, e2e_tenant: str, sim: Any, namespace: str,
-                     request: pytest.FixtureRequest) -> Iterator[Any]:
+def operator_factory(control_plane: Any, crd: str, e2e_tenant: str, e2e_v1_tenant: str,
+                     sim: Any, namespace: str, request: pytest.FixtureRequest
+                     ) -> Iterator[Any]:
     """Make (not start) an operator watching the test's namespace; closed after the test."""
     made: list[OperatorProcess] = []
 

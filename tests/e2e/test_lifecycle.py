@@ -1,4 +1,7 @@
-"""Create, update, drift, delete: the operator as its own process, real API server, simulator."""
+"""Create, update, drift, delete: the operator as its own process, real API server, simulator.
+
+Every test runs once per form of the identity API (the `form` fixture: a tenant object in the
+unversioned form, and one in the v1 form)."""
 
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ def authenticates(sim: Any, data: dict[str, str]) -> bool:
 
 def test_create_gives_ready_and_working_credentials(operator: OperatorProcess, kube: Kube,
                                                     namespace: str, sim: Any,
-                                                    sim_api: Any) -> None:
-    created = kube.create_ccc(namespace, "app", spec(name="My app"))
+                                                    form: Any) -> None:
+    created = kube.create_ccc(namespace, "app", form.spec(name="My app"))
     obj = kube.wait_ready(namespace, "app")
     status = obj["status"]
     client_id = derived_client_id(created["metadata"]["uid"])
@@ -37,12 +40,12 @@ def test_create_gives_ready_and_working_credentials(operator: OperatorProcess, k
     data = kube.secret_data(namespace, "app-credentials")
     assert data is not None
     assert set(data) == {"clientId", "clientSecret", "tenantId", "tokenUrl", "identityUrl"}
-    assert data["clientId"] == client_id and data["tenantId"] == TENANT
+    assert data["clientId"] == client_id and data["tenantId"] == form.tenant_id
     assert data["tokenUrl"] == sim.token_url
     assert authenticates(sim, data)
 
-    remote = sim_api.get_client(TENANT, client_id)
-    assert remote == {"ClientId": client_id, "Name": "My app", "RoleIds": [MEMBER],
+    remote = form.api.get_client(form.tenant_id, client_id)
+    assert remote == {"ClientId": client_id, "Name": "My app", "RoleIds": [form.member],
                       "Enabled": True}
     secret = kube.secret(namespace, "app-credentials")
     assert secret is not None
@@ -50,45 +53,52 @@ def test_create_gives_ready_and_working_credentials(operator: OperatorProcess, k
     assert refs and refs[0].uid == created["metadata"]["uid"] and refs[0].controller
     assert secret.metadata.labels["app.kubernetes.io/managed-by"] == "ccoperator"
     assert data["clientSecret"] not in str(obj)  # never in status or metadata
+    if form.api_version == "v1":
+        # Marked as ours: the resource's uid, no secret and no namespace in the tag.
+        raw = form.api.raw_client(form.tenant_id, client_id)
+        uid = created["metadata"]["uid"]
+        assert raw is not None and raw["Tags"] == [f"ccoperator.io/owner={uid}"]
 
 
 def test_spec_change_is_applied_remotely(operator: OperatorProcess, kube: Kube,
-                                         namespace: str, sim_api: Any) -> None:
-    kube.create_ccc(namespace, "app", spec())
+                                         namespace: str, form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec())
     client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
-    kube.patch_ccc(namespace, "app", {"spec": {"roleIds": [MEMBER, CONTRIBUTOR],
+    kube.patch_ccc(namespace, "app", {"spec": {"roleIds": [form.member, form.contributor],
                                                "enabled": False, "name": "renamed"}})
-    wait_for(lambda: (sim_api.get_client(TENANT, client_id) or {}).get("Name") == "renamed",
-             what="remote update")
-    remote = sim_api.get_client(TENANT, client_id)
-    assert sorted(remote["RoleIds"]) == sorted([MEMBER, CONTRIBUTOR])
+    wait_for(lambda: (form.api.get_client(form.tenant_id, client_id) or {}).get("Name")
+             == "renamed", what="remote update")
+    remote = form.api.get_client(form.tenant_id, client_id)
+    assert sorted(remote["RoleIds"]) == sorted([form.member, form.contributor])
     assert remote["Enabled"] is False
     wait_for(lambda: (kube.get_ccc(namespace, "app") or {}).get("status", {})
              .get("observedGeneration") == 2, what="observedGeneration 2")
 
 
 def test_remote_drift_is_put_back_on_resync(operator: OperatorProcess, kube: Kube,
-                                            namespace: str, sim_api: Any) -> None:
-    kube.create_ccc(namespace, "app", spec(name="kept"))
+                                            namespace: str, form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec(name="kept"))
     client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
-    sim_api.put_client(TENANT, client_id, {"ClientId": client_id, "Name": "tampered",
-                                           "RoleIds": [CONTRIBUTOR], "Enabled": False})
-    wait_for(lambda: (sim_api.get_client(TENANT, client_id) or {}).get("Name") == "kept",
+    # Both roles: a v1 client must keep the Member role (the service refuses it otherwise).
+    form.api.put_client(form.tenant_id, client_id, {
+        "ClientId": client_id, "Name": "tampered", "RoleIds": [form.member, form.contributor],
+        "Enabled": False})
+    wait_for(lambda: (form.api.get_client(form.tenant_id, client_id) or {}).get("Name") == "kept",
              timeout=30, what="drift corrected")
-    remote = sim_api.get_client(TENANT, client_id)
-    assert remote["RoleIds"] == [MEMBER] and remote["Enabled"] is True
+    remote = form.api.get_client(form.tenant_id, client_id)
+    assert remote["RoleIds"] == [form.member] and remote["Enabled"] is True
 
 
 def test_remote_deleted_out_of_band_is_recreated(operator: OperatorProcess, kube: Kube,
                                                  namespace: str, sim: Any,
-                                                 sim_api: Any) -> None:
-    kube.create_ccc(namespace, "app", spec())
+                                                 form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec())
     client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
     old = kube.secret_data(namespace, "app-credentials")
     assert old is not None
-    sim_api.delete_client(TENANT, client_id)
+    form.api.delete_client(form.tenant_id, client_id)
     assert not authenticates(sim, old)
-    wait_for(lambda: sim_api.get_client(TENANT, client_id), timeout=30, what="recreated")
+    wait_for(lambda: form.api.get_client(form.tenant_id, client_id), timeout=30, what="recreated")
     new = wait_for(lambda: (d := kube.secret_data(namespace, "app-credentials")) and
                    d["clientSecret"] != old["clientSecret"] and d, timeout=30,
                    what="new credentials")
@@ -100,8 +110,8 @@ def test_remote_deleted_out_of_band_is_recreated(operator: OperatorProcess, kube
 
 def test_deleted_secret_is_restored_and_lost_one_revoked(operator: OperatorProcess,
                                                          kube: Kube, namespace: str,
-                                                         sim: Any) -> None:
-    kube.create_ccc(namespace, "app", spec())
+                                                         sim: Any, form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec())
     kube.wait_ready(namespace, "app")
     old = kube.secret_data(namespace, "app-credentials")
     assert old is not None
@@ -114,8 +124,8 @@ def test_deleted_secret_is_restored_and_lost_one_revoked(operator: OperatorProce
 
 
 def test_edited_secret_is_restored(operator: OperatorProcess, kube: Kube, namespace: str,
-                                   sim: Any) -> None:
-    kube.create_ccc(namespace, "app", spec())
+                                   sim: Any, form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec())
     kube.wait_ready(namespace, "app")
     old = kube.secret_data(namespace, "app-credentials")
     assert old is not None
@@ -129,32 +139,32 @@ def test_edited_secret_is_restored(operator: OperatorProcess, kube: Kube, namesp
 
 
 def test_delete_removes_remote_client_and_secret(operator: OperatorProcess, kube: Kube,
-                                                 namespace: str, sim_api: Any) -> None:
-    kube.create_ccc(namespace, "app", spec())
+                                                 namespace: str, form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec())
     client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
     kube.delete_ccc(namespace, "app")
     kube.wait_gone(namespace, "app")
-    assert sim_api.get_client(TENANT, client_id) is None
+    assert form.api.get_client(form.tenant_id, client_id) is None
     # The Secret goes with its owner (garbage collector of the real controller-manager).
     wait_for(lambda: kube.secret(namespace, "app-credentials") is None, timeout=60,
              what="Secret garbage-collected")
 
 
 def test_orphan_policy_keeps_remote_client(operator: OperatorProcess, kube: Kube,
-                                           namespace: str, sim_api: Any) -> None:
-    kube.create_ccc(namespace, "app", spec(deletionPolicy="Orphan"))
+                                           namespace: str, form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec(deletionPolicy="Orphan"))
     client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
     kube.delete_ccc(namespace, "app")
     kube.wait_gone(namespace, "app")
-    assert sim_api.get_client(TENANT, client_id) is not None
+    assert form.api.get_client(form.tenant_id, client_id) is not None
 
 
 def test_delete_when_client_already_gone_does_not_hang(operator: OperatorProcess, kube: Kube,
-                                                       namespace: str, sim_api: Any) -> None:
-    kube.create_ccc(namespace, "app", spec())
+                                                       namespace: str, form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec())
     client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
     operator.stop()
-    sim_api.delete_client(TENANT, client_id)
+    form.api.delete_client(form.tenant_id, client_id)
     operator.start()
     kube.delete_ccc(namespace, "app")
     kube.wait_gone(namespace, "app", timeout=30)
@@ -162,14 +172,39 @@ def test_delete_when_client_already_gone_does_not_hang(operator: OperatorProcess
 
 def test_failing_delete_is_retried_and_reported(operator: OperatorProcess, kube: Kube,
                                                 namespace: str, sim: Any,
-                                                sim_api: Any) -> None:
-    kube.create_ccc(namespace, "app", spec())
+                                                form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec())
     client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
     sim.admin.add_fault(route="clients.delete", status=403)
     kube.delete_ccc(namespace, "app")
     obj = kube.wait_reason(namespace, "app", "DeleteFailed", timeout=30)
     assert "Orphan" in obj["status"]["conditions"][0]["message"]
-    assert sim_api.get_client(TENANT, client_id) is not None
+    assert form.api.get_client(form.tenant_id, client_id) is not None
     sim.admin.clear_faults()
     kube.wait_gone(namespace, "app", timeout=90)
-    assert sim_api.get_client(TENANT, client_id) is None
+    assert form.api.get_client(form.tenant_id, client_id) is None
+
+
+def test_access_token_lifetime_on_v1_and_refused_on_unversioned(
+        operator: OperatorProcess, kube: Kube, namespace: str, form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec(accessTokenLifetime=600))
+    if form.api_version == "unversioned":
+        obj = kube.wait_reason(namespace, "app", "InvalidSpec")
+        assert "v1" in obj["status"]["conditions"][0]["message"]
+        assert kube.secret(namespace, "app-credentials") is None
+        return
+    client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
+    raw = form.api.raw_client(form.tenant_id, client_id)
+    assert raw is not None and raw["AccessTokenLifetime"] == 600
+    kube.patch_ccc(namespace, "app", {"spec": {"accessTokenLifetime": 900}})
+    wait_for(lambda: (form.api.raw_client(form.tenant_id, client_id) or {})
+             .get("AccessTokenLifetime") == 900, what="lifetime updated")
+
+
+def test_v1_member_role_is_explained(operator: OperatorProcess, kube: Kube, namespace: str,
+                                     sim: Any, e2e_v1_tenant: str) -> None:
+    # Only the v1 form requires the tenant's Member role in every client's RoleIds.
+    kube.create_ccc(namespace, "app", {"tenantRef": {"name": e2e_v1_tenant},
+                                       "roleIds": [sim.v1_roles["Tenant Contributor"]]})
+    obj = kube.wait_reason(namespace, "app", "InvalidSpec")
+    assert "Member role" in obj["status"]["conditions"][0]["message"]

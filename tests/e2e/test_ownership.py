@@ -11,20 +11,48 @@ from .test_lifecycle import MEMBER, TENANT, spec
 
 
 def test_adopt_takes_over_existing_client(operator: OperatorProcess, kube: Kube,
-                                          namespace: str, sim: Any, sim_api: Any) -> None:
-    existing = sim_api.create_client(TENANT, {"ClientId": "legacy-app", "Name": "legacy",
-                                              "RoleIds": [MEMBER], "Enabled": False})
-    kube.create_ccc(namespace, "app", spec(clientId="legacy-app", adopt=True, name="adopted"))
+                                          namespace: str, sim: Any, form: Any) -> None:
+    existing = form.api.create_client(form.tenant_id, {
+        "ClientId": "legacy-app", "Name": "legacy", "RoleIds": [form.member], "Enabled": False})
+    kube.create_ccc(namespace, "app", form.spec(clientId="legacy-app", adopt=True,
+                                                name="adopted"))
     obj = kube.wait_ready(namespace, "app")
     assert obj["status"]["clientId"] == "legacy-app" and obj["status"]["adopted"] is True
-    remote = sim_api.get_client(TENANT, "legacy-app")
+    remote = form.api.get_client(form.tenant_id, "legacy-app")
     assert remote["Name"] == "adopted" and remote["Enabled"] is True
     data = kube.secret_data(namespace, "app-credentials")
     assert data is not None and data["clientId"] == "legacy-app"
     assert token_status(sim.token_url, "legacy-app", data["clientSecret"]) == 200
     # The secret issued before adoption is not ours to revoke.
     assert token_status(sim.token_url, "legacy-app", existing["ClientSecret"]) == 200
-    assert len(sim_api.list_clients(TENANT)) == 2  # admin + adopted: nothing duplicated
+    ids = [c["ClientId"] for c in form.api.list_clients(form.tenant_id)]
+    assert ids.count("legacy-app") == 1 and len(set(ids) - {sim.admin_client_id}) == 1
+    if form.api_version == "v1":
+        tags = (form.api.raw_client(form.tenant_id, "legacy-app") or {})["Tags"]
+        assert tags == [f"ccoperator.io/owner={obj['metadata']['uid']}"]
+
+
+def test_v1_client_tagged_for_another_resource_is_not_adopted(
+        operator: OperatorProcess, kube: Kube, namespace: str, sim: Any,
+        e2e_v1_tenant: str) -> None:
+    # As another operator (or another cluster's) would have left it: its owner tag names a
+    # resource this operator cannot see. Even with adopt: true, it is not ours.
+    from .conftest import SimApi
+
+    api = SimApi(sim.base_url, sim.token_url, sim.admin_client_id, sim.admin_client_secret,
+                 "v1")
+    member = sim.v1_roles["Tenant Member"]
+    api.create_client(sim.v1_tenant_id, {"ClientId": "elsewhere", "Name": "theirs",
+                                         "RoleIds": [member],
+                                         "Tags": ["ccoperator.io/owner=another-uid"]})
+    before = api.raw_client(sim.v1_tenant_id, "elsewhere")
+    kube.create_ccc(namespace, "app", {"tenantRef": {"name": e2e_v1_tenant},
+                                       "roleIds": [member], "clientId": "elsewhere",
+                                       "adopt": True})
+    obj = kube.wait_reason(namespace, "app", "ClientIdTaken")
+    assert "owner tag" in obj["status"]["conditions"][0]["message"]
+    assert api.raw_client(sim.v1_tenant_id, "elsewhere") == before
+    api.close()
 
 
 def test_existing_id_without_adopt_is_client_id_taken(operator: OperatorProcess, kube: Kube,

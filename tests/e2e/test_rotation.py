@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from .support import Kube, OperatorProcess, token_status, wait_for
-from .test_lifecycle import spec
 
 
 def works(sim: Any, data: dict[str, str]) -> bool:
@@ -13,8 +12,9 @@ def works(sim: Any, data: dict[str, str]) -> bool:
 
 
 def test_rotation_on_request_keeps_old_secret_for_grace(operator: OperatorProcess, kube: Kube,
-                                                        namespace: str, sim: Any) -> None:
-    kube.create_ccc(namespace, "app", spec())
+                                                        namespace: str, sim: Any,
+                                                        form: Any) -> None:
+    kube.create_ccc(namespace, "app", form.spec())
     first = kube.wait_ready(namespace, "app")["status"]["currentSecret"]["id"]
     old = kube.secret_data(namespace, "app-credentials")
     assert old is not None
@@ -37,10 +37,10 @@ def test_rotation_on_request_keeps_old_secret_for_grace(operator: OperatorProces
 
 
 def test_rotation_before_expiry(operator: OperatorProcess, kube: Kube, namespace: str,
-                                sim: Any) -> None:
+                                sim: Any, form: Any) -> None:
     # Each secret lives 1h and is replaced 59m55s before expiry: a rotation 5s after
     # issue; the point is that it happens without a request.
-    kube.create_ccc(namespace, "app", spec(secret={"expiresAfter": "1h",
+    kube.create_ccc(namespace, "app", form.spec(secret={"expiresAfter": "1h",
                                                    "rotateBefore": "59m55s"}))
     first = kube.wait_ready(namespace, "app")["status"]["currentSecret"]
     assert first.get("expiresAt"), "an expiring secret records its expiry"
