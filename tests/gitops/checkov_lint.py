@@ -50,8 +50,10 @@ def render(kubectl: str, out: Path) -> list[Path]:
     for chart in sorted((REPO / "charts").glob("*/Chart.yaml")):
         rendered = out / f"chart_{chart.parent.name}.yaml"
         rendered.write_text(subprocess.run(
+            # identity.url is the chart's one required value; any URL renders the same objects.
             [_helm(), "template", "ccoperator", str(chart.parent), "--namespace",
-             "ccoperator-system"], check=True, capture_output=True, text=True).stdout)
+             "ccoperator-system", "--set", "identity.url=https://identity.example.invalid"],
+            check=True, capture_output=True, text=True).stdout)
         files.append(rendered)
     return files
 

@@ -89,6 +89,10 @@ metadata:
     {{- with $obj.metadata.labels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
+  {{- with $obj.metadata.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- if $obj.rules }}
 rules:
   {{- toYaml $obj.rules | nindent 2 }}
