@@ -41,6 +41,8 @@ def tenant(kind: str, *, generation: int = 1, observed: int | None = 1,
                            "metadata": metadata,
                            "spec": {"tenantId": "acme"}}
     if ready is None:
+        if observed == 0:  # as the CRDs default it before the operator's first write
+            obj["status"] = {"observedGeneration": 0}
         return obj
     conditions = [condition("Ready", ready[0], ready[1], observed or generation)]
     if stalled:

@@ -19,6 +19,8 @@ TENANT_KINDS = ("ClusterIdentityTenant", "IdentityTenant")
 CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("ready", {"ready": ("True", "TenantReady")}, "Healthy", "Current"),
     ("no status yet", {}, "Progressing", "Current"),  # kstatus: see test_health_e2e
+    ("not observed yet (the CRDs' default status)", {"generation": 1, "observed": 0},
+     "Progressing", "InProgress"),
     ("stale generation", {"generation": 2, "observed": 1, "ready": ("True", "TenantReady")},
      "Progressing", "InProgress"),
     ("identity unavailable", {"ready": ("False", "IdentityUnavailable")},

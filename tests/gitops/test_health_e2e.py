@@ -52,14 +52,14 @@ def test_ready_is_healthy_and_current(control_plane: Any, operator: OperatorProc
 
 def test_new_object_without_status(control_plane: Any, operator_factory: Any, kube: Kube,
                                    namespace: str) -> None:
-    """Before the operator's first status write. Argo CD waits; kstatus calls an object with
-    neither status nor conditions Current (its rule for unknown kinds), a gap of the operator's
-    first write: milliseconds while it runs, as long as it is down otherwise."""
+    """Before the operator's first status write. The CRD defaults status.observedGeneration to
+    0, so both tools wait: without it kstatus would call an object with neither status nor
+    conditions Current (its rule for unknown kinds) for as long as the operator is down."""
     kube.create_ccc(namespace, "app", spec())  # no operator running
     obj, argocd, flux = judged(control_plane, namespace, "app")
-    assert "status" not in obj
+    assert obj["status"] == {"observedGeneration": 0}
     assert argocd == "Progressing"
-    assert flux == "Current"
+    assert flux == "InProgress"
 
 
 def test_creating_is_progressing_and_in_progress(control_plane: Any, operator: OperatorProcess,
