@@ -657,7 +657,8 @@ class Controller:
             self.forget(view.uid)
             return
         key = policy.tenant_key(spec.tenant_ref, view.namespace)
-        connection = await self._gate.registry.connection(key)
+        connection = (self._gate.registry.cleanup_connection(key)
+                      or await self._gate.registry.connection(key))
         try:
             if isinstance(connection, CredentialsProblem):
                 raise CannotDelete(f"{key} cannot act: {connection.message}")

@@ -15,10 +15,10 @@ from datetime import timedelta
 from typing import Any
 
 from . import policy
-from .api.tenants import CLUSTER_KIND, TenantKey
+from .api.tenants import CLUSTER_KIND, TenantKey, ref_key
 from .conditions import Reason
 from .ownership import ClaimIndex
-from .resource import ClientSpec, ClientStatus, TenantRef
+from .resource import ClientSpec, ClientStatus
 from .tenants.connections import Connection
 from .tenants.credentials import CredentialsProblem
 from .tenants.registry import TenantRegistry
@@ -55,14 +55,18 @@ class Gate:
         namespace = str(meta.get("namespace") or "")
         raw = (body.get("spec") or {}).get("tenantRef") or {}
         if uid and raw.get("name"):
-            ref = TenantRef(kind=raw.get("kind") or CLUSTER_KIND, name=raw["name"])
-            self._track(uid, namespace, policy.tenant_key(ref, namespace))
+            # Every event comes here, our own status writes too: no model, only the key.
+            self._track(uid, namespace, ref_key(str(raw.get("kind") or CLUSTER_KIND),
+                                                str(raw["name"]), namespace))
         self.claims.observe_body(body)
 
     def resource_gone(self, uid: str) -> None:
         entry = self._refs.pop(uid, None)
         if entry is not None:
-            self._by_tenant.get(entry[1], set()).discard(uid)
+            users = self._by_tenant.get(entry[1], set())
+            users.discard(uid)
+            if not users:
+                self.registry.forget_gone(entry[1])
         self.claims.forget(uid)
 
     def _track(self, uid: str, namespace: str, key: TenantKey) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .api.tenants import CLUSTER_KIND, Adoption, TenantKey, TenantObject, TenantSpec
+from .api.tenants import CLUSTER_KIND, Adoption, TenantKey, TenantObject, TenantSpec, ref_key
 from .conditions import Reason
 from .identity import ApiVersion
 from .resource import ClientSpec, TenantRef, parse_duration
@@ -35,9 +35,7 @@ class Grant:
 
 
 def tenant_key(ref: TenantRef, namespace: str) -> TenantKey:
-    """The tenant object a ref names. An IdentityTenant is only ever the client's own
-    namespace's: a ref cannot reach into another namespace."""
-    return TenantKey(ref.kind, "" if ref.kind == CLUSTER_KIND else namespace, ref.name)
+    return ref_key(ref.kind, ref.name, namespace)
 
 
 def resolve(

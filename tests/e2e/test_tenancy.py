@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -459,3 +460,49 @@ def test_explain_documents_the_tenant_kinds(control_plane: Any, crd: str) -> Non
         assert field in out
     out = control_plane.kubectl("explain", "it.spec").stdout
     assert "credentialsSecretRef" in out and "namespaceSelector" not in out
+
+
+def test_deleting_a_namespace_with_its_tenant_cleans_up_its_clients(
+        operator_factory: Any, kube: Kube, namespace: str, control_plane: Any,
+        sim: Any) -> None:
+    # The namespace controller deletes the IdentityTenant, its Secret and the client together;
+    # the client's finalizer still deletes the remote client with the credentials the tenant
+    # had, and the namespace goes away.
+    member = "cc000000-0000-4000-8000-000000000002"
+    sim.admin.bootstrap({"tenants": [{"id": "doomed-tenant", "roles": {
+        "Account Administrator": "cc000000-0000-4000-8000-000000000001",
+        "Tenant Member": member}}],
+        "admin": {"tenant": "doomed-tenant", "clientId": "doomed-admin",
+                  "secret": "doomed-admin-secret-value-0123456789"}})
+    doomed = f"{namespace[:50]}-gone"
+    kube.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=doomed)))
+    operator = operator_factory(namespaces=[doomed]).start()
+    kube.core.create_namespaced_secret(doomed, k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(name="admin"),
+        string_data={"clientId": "doomed-admin",
+                     "clientSecret": "doomed-admin-secret-value-0123456789"}))
+    apply_object(control_plane, {
+        "apiVersion": "identity.ccoperator.io/v1alpha1", "kind": "IdentityTenant",
+        "metadata": {"name": "team", "namespace": doomed},
+        "spec": {"tenantId": "doomed-tenant", "allowedRoleIds": [member],
+                 "credentialsSecretRef": {"name": "admin"}}})
+    kube.create_ccc(doomed, "app", {**ref("team", "IdentityTenant"), "roleIds": [member]})
+    client_id = kube.wait_ready(doomed, "app")["status"]["clientId"]
+    # The worst order, made certain: tenant object and Secret go before the client does.
+    control_plane.kubectl("delete", "identitytenant", "team", "-n", doomed)
+    kube.core.delete_namespaced_secret("admin", doomed)
+    time.sleep(1)  # the operator has seen both go
+    kube.core.delete_namespace(doomed)
+
+    def namespace_gone() -> bool:
+        try:
+            kube.core.read_namespace(doomed)
+        except k8s.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(namespace_gone, timeout=90, what="namespace deleted")
+    deletes = [c for c in sim.admin.calls() if c["Route"] == "clients.delete"]
+    assert [(c["ClientId"], c["Status"], c["Caller"]) for c in deletes] == [
+        (client_id, 204, "doomed-admin")], deletes
+    assert operator.proc is not None and operator.proc.poll() is None

@@ -143,3 +143,22 @@ async def test_registry_tells_listeners_and_reserves_credential_ids() -> None:
     assert heard == [CLUSTER, CLUSTER] and "new-admin" in registry.reserved_ids()
     registry.tenant_gone(CLUSTER_KIND, body)
     assert registry.get(CLUSTER) is None and registry.reserved_ids() == {"operator"}
+
+
+async def test_a_deleted_tenant_still_serves_the_cleanup_of_its_clients() -> None:
+    kube = Secrets({("team-a", "admin"): GOOD})
+    connections, made = pool(grace=0.01)
+    registry = TenantRegistry(kube, connections, default_url="http://127.0.0.1:9",  # type: ignore[arg-type]
+                              own=lambda: OWN, operator_namespace="ccoperator-system")
+    body = {"metadata": {"name": "team", "namespace": "team-a", "uid": "u1", "generation": 1},
+            "spec": {"tenantId": "t1", "allowedRoleIds": ["r"], **REF}}
+    registry.observe_tenant(NAMESPACED_KIND, body)
+    await registry.refresh_credentials(TEAM)
+    kube.data.clear()  # a namespace being deleted: the Secret may go first
+    registry.tenant_gone(NAMESPACED_KIND, body)
+    assert registry.get(TEAM) is None  # never admits anything again
+    assert registry.cleanup_connection(TEAM) is not None  # but can still delete its clients
+    registry.forget_gone(TEAM)
+    assert registry.cleanup_connection(TEAM) is None
+    await asyncio.sleep(0.05)
+    assert made[0].closed

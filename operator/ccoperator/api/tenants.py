@@ -111,6 +111,12 @@ class TenantKey:
         return f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/{plural}/{self.name}/status"
 
 
+def ref_key(kind: str, name: str, namespace: str) -> TenantKey:
+    """The tenant object a client in `namespace` names. An IdentityTenant is only ever the
+    client's own namespace's: a reference cannot reach into another namespace."""
+    return TenantKey(kind, "" if kind == CLUSTER_KIND else namespace, name)
+
+
 def key_of(kind: str, body: dict[str, Any]) -> TenantKey:
     meta = body.get("metadata") or {}
     namespace = "" if kind == CLUSTER_KIND else str(meta.get("namespace") or "")

@@ -76,6 +76,7 @@ class TenantRegistry:
         self._operator_namespace = operator_namespace
         self._tenants: dict[TenantKey, _State] = {}
         self._namespaces: dict[str, dict[str, str]] = {}
+        self._gone: dict[TenantKey, creds.Credentials] = {}  # deleted; still cleaning up
         self.tenant_listeners: list[Callable[[TenantKey], None]] = []
         self.namespace_listeners: list[Callable[[str], None]] = []
 
@@ -117,9 +118,22 @@ class TenantRegistry:
 
     def tenant_gone(self, kind: str, body: dict[str, Any]) -> None:
         key = key_of(kind, body)
-        if self._tenants.pop(key, None) is not None:
+        state = self._tenants.pop(key, None)
+        if state is None:
+            return
+        if isinstance(state.loaded, creds.Credentials):
+            # Resources that named it may still be deleted after it (a namespace being
+            # deleted takes its IdentityTenant and its clients at once): they clean up with
+            # the credentials it had. Nothing else uses a gone tenant. forget_gone ends it.
+            self._gone[key] = state.loaded
+        else:
             self._pool.release(key)
-            self._notify_tenant(key)
+        self._notify_tenant(key)
+
+    def forget_gone(self, key: TenantKey) -> None:
+        """No resource names this deleted tenant object any more: close what it held."""
+        if self._gone.pop(key, None) is not None and key not in self._tenants:
+            self._pool.release(key)
 
     def observe_namespace(self, body: dict[str, Any]) -> None:
         meta = body.get("metadata") or {}
@@ -169,6 +183,12 @@ class TenantRegistry:
             ids.add(own.client_id)
         return frozenset(ids)
 
+    def cleanup_connection(self, key: TenantKey) -> Connection | None:
+        """For deleting a remote client only: the connection of a tenant object deleted
+        before the resources that named it (None when there is none)."""
+        gone = self._gone.get(key)
+        return self._pool.acquire(key, gone) if gone is not None else None
+
     async def connection(self, key: TenantKey) -> Connection | creds.CredentialsProblem:
         """The identity client to act in this tenant with (credentials loaded on first use)."""
         state = self._tenants.get(key)
@@ -195,6 +215,7 @@ class TenantRegistry:
                                       operator_namespace=self._operator_namespace)
             if self._tenants.get(key) is not state:
                 return False  # deleted or replaced while we read
+            self._gone.pop(key, None)  # a tenant object of that name exists again
             changed = loaded != state.loaded
             previous, state.loaded = state.loaded, loaded
             if isinstance(loaded, creds.Credentials):
