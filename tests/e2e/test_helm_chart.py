@@ -43,11 +43,11 @@ CHART_ONLY_LABELS = frozenset({"helm.sh/chart", "app.kubernetes.io/instance",
 CHART_ONLY_ANNOTATIONS = frozenset({"checksum/config", "helm.sh/resource-policy"})
 
 # The values that make the chart render what `kubectl kustomize deploy/` renders: deploy/'s
-# placeholder URL, and the chart-only extras (metrics Service, anti-affinity preset) off.
+# placeholder URL, and the chart-only extra (metrics Service) off. Both run two replicas with
+# leader election, a PodDisruptionBudget and the soft anti-affinity preset.
 DEPLOY_VALUES: dict[str, Any] = {
     "identity": {"url": "https://identity.example.invalid"},
     "metrics": {"service": {"enabled": False}},
-    "podAntiAffinity": "",
 }
 
 
@@ -155,7 +155,8 @@ def test_helm_lint(helm_cli: Helm) -> None:
 
 @pytest.mark.parametrize(("values", "message"), [
     ({}, "identity.url is required"),
-    ({"identity": {"url": "https://x"}, "replicaCount": 2}, "needs leaderElection.enabled"),
+    ({"identity": {"url": "https://x"}, "leaderElection": {"enabled": False}},
+     "needs leaderElection.enabled"),
 ])
 def test_chart_refuses_unsafe_values(helm_cli: Helm, values: dict[str, Any],
                                      message: str) -> None:
