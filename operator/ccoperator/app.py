@@ -265,6 +265,9 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
     finally:
         for task in background:
             task.cancel()
+        if background:
+            # The runtime stops its workers, then releases the lease: let it finish.
+            await asyncio.wait(background, timeout=10.0)
         with contextlib.suppress(Exception):
             await pool.aclose()
         with contextlib.suppress(Exception):

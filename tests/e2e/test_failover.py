@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -98,16 +100,41 @@ def assert_each_once(kube: Kube, namespace: str, sim: Any, sim_api: Any,
         assert held == [obj["status"]["currentSecret"]["id"]], (name, held)
 
 
+class OtherLeader:
+    """A live leader that is not ours: holds the Lease and renews it every half second."""
+
+    def __init__(self, k8s_api: Any, namespace: str) -> None:
+        self.api = k8s.CoordinationV1Api(k8s_api)
+        self.namespace = namespace
+        now = dt.datetime.now(dt.UTC)
+        self.api.create_namespaced_lease(namespace, k8s.V1Lease(
+            metadata=k8s.V1ObjectMeta(name=LEASE),
+            spec=k8s.V1LeaseSpec(holder_identity="someone-else", lease_duration_seconds=4,
+                                 acquire_time=now, renew_time=now)))
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._renew, daemon=True)
+        self.thread.start()
+
+    def _renew(self) -> None:
+        while not self.stopped.wait(0.5):
+            lease = self.api.read_namespaced_lease(LEASE, self.namespace)
+            lease.spec.renew_time = dt.datetime.now(dt.UTC)
+            with contextlib.suppress(ApiException):  # a 409 against the standby's read
+                self.api.replace_namespaced_lease(LEASE, self.namespace, lease)
+
+    def release(self) -> None:
+        """Stop renewing and give the lease up, as a leader shutting down cleanly does."""
+        self.stopped.set()
+        self.thread.join()
+        lease = self.api.read_namespaced_lease(LEASE, self.namespace)
+        lease.spec.holder_identity = None
+        self.api.replace_namespaced_lease(LEASE, self.namespace, lease)
+
+
 def test_a_standby_writes_nothing_until_it_leads(operator_factory: Any, kube: Kube,
                                                  k8s_api: Any, namespace: str, sim: Any,
                                                  sim_api: Any) -> None:
-    # Someone else holds the lease (renewed just now, for a long time).
-    coordination = k8s.CoordinationV1Api(k8s_api)
-    now = dt.datetime.now(dt.UTC)
-    coordination.create_namespaced_lease(namespace, k8s.V1Lease(
-        metadata=k8s.V1ObjectMeta(name=LEASE),
-        spec=k8s.V1LeaseSpec(holder_identity="someone-else", lease_duration_seconds=3600,
-                             acquire_time=now, renew_time=now)))
+    other = OtherLeader(k8s_api, namespace)
     mark = last_seq(sim)
     standby = replica(operator_factory, namespace, "standby").start()  # live, not leading
     uids = {f"app-{i}": kube.create_ccc(namespace, f"app-{i}", spec())["metadata"]["uid"]
@@ -124,9 +151,7 @@ def test_a_standby_writes_nothing_until_it_leads(operator_factory: Any, kube: Ku
     assert identity_calls(sim, mark) == []
 
     # The holder goes away (its lease is released): the standby takes over and acts.
-    lease = coordination.read_namespaced_lease(LEASE, namespace)
-    lease.spec.holder_identity = None
-    coordination.replace_namespaced_lease(LEASE, namespace, lease)
+    other.release()
     wait_for(lambda: leads(standby), timeout=20, what="the standby leads")
     assert leader_of(k8s_api, namespace) == "standby"
     assert_each_once(kube, namespace, sim, sim_api, uids)

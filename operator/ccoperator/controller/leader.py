@@ -89,6 +89,10 @@ class _FencedLeaseLock(LeaseLock):
         self.api_instance = api
         self._on_written = on_written
         self._attempt_started = 0.0
+        # Released: the elector thread (which cannot be interrupted) must never take the
+        # lease again. The mutex keeps a renew and the release from interleaving.
+        self.closed = False
+        self.mutex = threading.Lock()
 
     def get(self, name: str, namespace: str) -> Any:
         # Every try (acquire or renew) starts with this read: the conservative start.
@@ -96,12 +100,35 @@ class _FencedLeaseLock(LeaseLock):
         return super().get(name, namespace)  # type: ignore[no-untyped-call]
 
     def create(self, name: str, namespace: str, election_record: Any) -> bool:
+        with self.mutex:
+            if self.closed:
+                return False
+            return self._create(name, namespace, election_record)
+
+    def update(self, name: str, namespace: str, updated_record: Any) -> bool:
+        with self.mutex:
+            if self.closed:
+                return False
+            return self._update(name, namespace, updated_record)
+
+    def release(self) -> None:
+        """Give the lease up (holder cleared), as client-go's ReleaseOnCancel does: the
+        standby takes it at its next try instead of waiting out a whole lease."""
+        with self.mutex:
+            self.closed = True
+            lease = self.api_instance.read_namespaced_lease(self.name, self.namespace)
+            if lease.spec is None or lease.spec.holder_identity != self.identity:
+                return
+            lease.spec.holder_identity = None
+            self.api_instance.replace_namespaced_lease(self.name, self.namespace, lease)
+
+    def _create(self, name: str, namespace: str, election_record: Any) -> bool:
         ok = bool(super().create(name, namespace, election_record))  # type: ignore[no-untyped-call]
         if ok:
             self._on_written(self._attempt_started)
         return ok
 
-    def update(self, name: str, namespace: str, updated_record: Any) -> bool:
+    def _update(self, name: str, namespace: str, updated_record: Any) -> bool:
         ok = bool(super().update(name, namespace, updated_record))  # type: ignore[no-untyped-call]
         if ok and updated_record.holder_identity == self.identity:
             self._on_written(self._attempt_started)
@@ -123,6 +150,7 @@ class Leadership:
         self._changed = asyncio.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock: _FencedLeaseLock | None = None
 
     @property
     def enabled(self) -> bool:
@@ -164,6 +192,7 @@ class Leadership:
                      timeout=max(1.0, cfg.retry_period))
         while not self._stop.is_set():
             lock = _FencedLeaseLock(cfg.name, cfg.namespace, self.identity, api, self._written)
+            self._lock = lock
             election = leaderelection.LeaderElection(electionconfig.Config(  # type: ignore[no-untyped-call]
                 lock=lock,
                 lease_duration=int(cfg.lease_duration),
@@ -178,6 +207,20 @@ class Leadership:
                 log.exception("leader election failed; standing again")
                 self._stopped()
                 self._stop.wait(cfg.retry_period)
+
+    async def release(self) -> None:
+        """Stop acting at once, then give the lease up (a clean shutdown: rolling updates and
+        drains hand over without waiting out the lease). Call after in-flight work stopped."""
+        self._valid_until = -math.inf
+        self._stop.set()
+        lock = self._lock
+        if lock is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.to_thread(lock.release), timeout=5.0)
+            log.info("%s released the lease", self.identity)
+        except Exception as exc:  # the API server is gone: the lease simply runs out
+            log.warning("could not release the lease: %s", exc)
 
     # ------------------------------------------------------------- the asyncio side
 

@@ -86,6 +86,7 @@ class Runtime:
         self._causes: dict[str, Cause] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy = 0
+        self._active = False  # leading: workers run, changes are queued
 
     # ------------------------------------------------------------------ watch events
 
@@ -95,6 +96,8 @@ class Runtime:
         if not uid:
             return
         kept = self._bodies[uid] = trimmed(body)
+        if not self._active:
+            return  # a standby only keeps its copy warm; leading, it looks at every resource
         seen = self._seen.get(uid)
         if seen is None:
             # Not looked at yet (start, a new resource, or a new term as leader).
@@ -111,7 +114,7 @@ class Runtime:
 
     def poke(self, uid: str) -> None:
         """Reconcile again soon with fresh reads (a change we did not make)."""
-        if uid in self._bodies:
+        if self._active and uid in self._bodies:
             self._add(uid, Cause.CHANGE, "change")
 
     def _add(self, uid: str, cause: Cause, why: str) -> None:
@@ -126,8 +129,10 @@ class Runtime:
     def _started_leading(self) -> None:
         # What this process wrote in an earlier term may have been overwritten by another
         # leader since: start from what the watch shows, and look at every resource.
+        self._active = True
         self.controller.reset()
         self._seen.clear()
+        self._causes.clear()
         for uid, body in self._bodies.items():
             self._add(uid, Cause.RESUME if body["status"].get("clientId") else Cause.CHANGE,
                       "leading")
@@ -140,6 +145,7 @@ class Runtime:
     def _stopped_leading(self) -> None:
         # In-flight passes stop at their next await; their writes were already refused by
         # the fence (the write guard) from the deadline on.
+        self._active = False
         for task in list(self._tasks):
             task.cancel()
         self.events.clear()
@@ -158,6 +164,8 @@ class Runtime:
             for task in [*helpers, *self._tasks]:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            # Only now, with no pass left in flight, may another replica take over.
+            await self.leadership.release()
 
     async def _report(self) -> None:
         while True:
