@@ -1,9 +1,10 @@
 """Assemble and run the operator: settings -> clients -> controller -> kopf.
 
-kopf is configured for production here: our own finalizer and annotation prefix, no log
-lines turned into events, a liveness endpoint, watch timeouts, standalone (one replica with a
-Recreate strategy; see deploy/), and bounded concurrency toward the identity service (in the
-identity client, so every path shares the one limit).
+kopf is configured for production here: only watch-event handlers (kopf writes nothing: the
+finalizer, status and events are ours, through the fenced client), no log lines turned into
+events, a liveness endpoint, watch timeouts, standalone (kopf's peering is not leader
+election: controller/leader.py is), and bounded concurrency toward the identity service (in
+the identity client, so every path shares the one limit).
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ import kopf
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from . import handlers, metrics
+from . import metrics
 from .controller import Controller
+from .controller import handlers as _handlers  # noqa: F401 - registers the kopf handlers
+from .controller.events import EventPoster
+from .controller.leader import ElectionConfig, Leadership
+from .controller.workers import RESYNC_JITTER, Runtime
 from .gate import Gate
 from .identity import IdentityClient, IdentityConfig
 from .kube import KubeApi
@@ -28,8 +33,7 @@ from .kube_http import connect, segment
 from .logs import configure_logging
 from .ownership import ClaimIndex
 from .remote import RemoteReader
-from .resource import FINALIZER, GROUP, PLURAL, VERSION
-from .runtime import RESYNC_JITTER, Runtime
+from .resource import GROUP, PLURAL, VERSION, parse_duration
 from .settings import Settings
 from .tenants.checker import TenantChecker
 from .tenants.connections import ConnectionPool
@@ -75,8 +79,13 @@ class ProgressStorage(kopf.AnnotationsProgressStorage):
         return None
 
 
+# kopf adds and removes *its* finalizer by its own rules (it would remove ours, having no
+# handler that needs it). It never sees this name on an object, so it never writes one.
+KOPF_FINALIZER = f"{KOPF_PREFIX}/kopf-unused"
+
+
 def configure_kopf(settings: kopf.OperatorSettings, ours: Settings) -> None:
-    settings.persistence.finalizer = FINALIZER
+    settings.persistence.finalizer = KOPF_FINALIZER
     settings.persistence.progress_storage = ProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = NoDiffBaseStorage()
     settings.posting.loggers = False  # handler log lines stay logs, never events
@@ -165,19 +174,39 @@ async def prime_claims(kube: KubeApi, claims: ClaimIndex, gate: Gate,
     return count
 
 
+def election_config(ours: Settings) -> ElectionConfig | None:
+    if not ours.leader_election:
+        return None
+    namespace = ours.resolved_lease_namespace
+    assert namespace is not None  # Settings refuses election without one
+    config = ElectionConfig(
+        name=ours.lease_name, namespace=namespace,
+        lease_duration=parse_duration(ours.lease_duration).total_seconds(),
+        renew_deadline=parse_duration(ours.renew_deadline).total_seconds(),
+        retry_period=parse_duration(ours.retry_period).total_seconds(),
+    )
+    config.validate()
+    return config
+
+
 async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
               ready_flag: asyncio.Event | None = None) -> None:
     configure_logging(ours.log_format, ours.log_level)
-    kube_http = connect(kube_configuration())
+    configuration = kube_configuration()
+    leadership = Leadership(election_config(ours), configuration)
+    kube_http = connect(configuration)
+    # The fence: no write leaves this process unless it leads right now (leader.py).
+    kube_http.write_guard = leadership.check
     kube = KubeApi(kube_http)
-    # A resync wave spreads over +-10% of the period (runtime.RESYNC_JITTER): a snapshot
+    # A resync wave spreads over +-10% of the period (workers.RESYNC_JITTER): a snapshot
     # that serves the whole wave and is listed again for the next one costs about one
     # list per tenant per period, and shows drift at most about two periods late.
     snapshot_max_age = ours.resync.total_seconds() * (1 - RESYNC_JITTER)
 
     def make_identity(credentials: Credentials) -> tuple[IdentityClient, RemoteReader]:
         identity = IdentityClient(identity_config(ours, credentials),
-                                  on_call=metrics.observe_identity_call)
+                                  on_call=metrics.observe_identity_call,
+                                  guard=leadership.check)
         return identity, RemoteReader(identity, max_age=snapshot_max_age,
                                       ids_of=claims.client_ids)
 
@@ -186,16 +215,20 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
     registry = TenantRegistry(kube, pool, default_url=ours.identity_url,
                               own=OwnCredentials(ours), operator_namespace=ours.namespace)
     gate = Gate(registry, claims, default_lifetime=ours.default_lifetime)
+    events = EventPoster(kube)
     controller = Controller(
         gate=gate,
         kube=kube,
-        events=handlers.post_event,
+        events=events,
         grace_period=ours.grace_period,
         resync=ours.resync,
     )
-    runtime = Runtime(controller, ours.resync)
+    runtime = Runtime(controller, kube, resync=ours.resync, workers=ours.workers,
+                      max_queue_depth=ours.max_queue_depth, leadership=leadership,
+                      events=events)
     gate.poke = runtime.poke
-    checker = TenantChecker(registry, kube, period=ours.tenant_check.total_seconds())
+    checker = TenantChecker(registry, kube, period=ours.tenant_check.total_seconds(),
+                            leading=leadership.leading)
     background: list[asyncio.Task[None]] = []
 
     @kopf.on.startup()
@@ -208,6 +241,7 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
         log.info("%d tenant objects, %d resources; default identity service %s",
                  len(registry.tenant_keys()), resources, ours.identity_url or "(none)")
         background.append(asyncio.create_task(checker.run()))
+        background.append(asyncio.create_task(runtime.run()))
 
     @kopf.on.cleanup()
     async def _cleanup(**_: Any) -> None:
@@ -231,6 +265,9 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
     finally:
         for task in background:
             task.cancel()
+        if background:
+            # The runtime stops its workers, then releases the lease: let it finish.
+            await asyncio.wait(background, timeout=10.0)
         with contextlib.suppress(Exception):
             await pool.aclose()
         with contextlib.suppress(Exception):

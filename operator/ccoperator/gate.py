@@ -122,6 +122,14 @@ class Gate:
         return Admitted(key=key, tenant_id=resolved.tenant_id, client_id=client_id,
                         connection=connection, default_lifetime=grant.default_lifetime)
 
+    async def tenant_id_of(self, namespace: str, spec: ClientSpec) -> str | None:
+        """The tenant the resource's tenantRef resolves to now (None: it does not resolve)."""
+        key = policy.tenant_key(spec.tenant_ref, namespace)
+        labels = (await self.registry.namespace_labels(namespace)
+                  if key.kind == CLUSTER_KIND else None)
+        resolved = policy.resolve(spec.tenant_ref, namespace, labels, self.registry.get(key))
+        return None if isinstance(resolved, policy.Denial) else resolved.tenant_id
+
     def _refuse(self, uid: str, denial: policy.Denial) -> policy.Denial:
         self.claims.release(uid)
         return denial

@@ -54,6 +54,10 @@ def _status_path(namespace: str, name: str) -> str:
             f"{segment(name)}/status")
 
 
+def _object_path(namespace: str, name: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{segment(namespace)}/{PLURAL}/{segment(name)}"
+
+
 def _metadata(body: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = body.get("metadata")
     if not isinstance(meta, Mapping):  # the API server always sends metadata
@@ -193,6 +197,24 @@ class KubeApi:
             if exc.status == 404:
                 raise KubeConflict(f"{path} is gone") from None
             raise
+
+    async def set_finalizers(self, namespace: str, name: str, resource_version: str,
+                             finalizers: list[str]) -> None:
+        """Replace the resource's finalizers, guarded by its resourceVersion (a concurrent
+        change is a KubeConflict, never a lost finalizer of someone else's)."""
+        patch = {"metadata": {"resourceVersion": resource_version, "finalizers": finalizers}}
+        try:
+            await self._http.request("PATCH", _object_path(namespace, name), patch,
+                                     content_type=MERGE_PATCH)
+        except KubeApiError as exc:
+            if exc.status in (404, 409):
+                raise KubeConflict(f"{namespace}/{name} changed while setting finalizers") \
+                    from None
+            raise
+
+    async def post_event(self, namespace: str, body: dict[str, Any]) -> None:
+        await self._http.request("POST", f"/api/v1/namespaces/{segment(namespace)}/events",
+                                 body)
 
     async def _read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self.get_object(_secret_path(namespace, name))

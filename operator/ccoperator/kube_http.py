@@ -75,6 +75,9 @@ class KubeHttp:
                  authorization: Authorization, *, server_hostname: str | None = None,
                  proxy: str | None = None) -> None:
         self._session = session
+        # Called right before every write is sent (leader election's fence: it raises when
+        # this process may not write). Reads always go out: standbys keep caches warm.
+        self.write_guard: Callable[[], None] | None = None
         self._base_url = base_url.rstrip("/")
         self._authorization = authorization
         self._server_hostname = server_hostname
@@ -114,6 +117,8 @@ class KubeHttp:
         # Path segments are quoted by the caller (`segment`); encoded=True spares yarl a
         # second parse and re-quote of every URL.
         url = URL(self._base_url + path, encoded=True)
+        if method != "GET" and self.write_guard is not None:
+            self.write_guard()  # last check, nothing awaited between it and the send
         try:
             async with self._session.request(
                 method, url, data=data, headers=headers, allow_redirects=False,

@@ -194,7 +194,35 @@ def forget_resource(uid: str) -> None:
 
 
 def serve(port: int, host: str) -> None:
+    # ccoperator_leader is set by controller/leader.py as leadership comes and goes.
     start_http_server(port, addr=host)
-    # One standalone replica today: it acts from the start. Leader election will set this
-    # around holding the lease instead.
-    LEADER.set(1)
+
+
+# ------------------------------------------------------------------------ the work queue
+
+QUEUE_DEPTH = Gauge(
+    "ccoperator_workqueue_depth",
+    "Keys (resources) waiting in the work queue for a worker.",
+)
+QUEUE_TIMERS = Gauge(
+    "ccoperator_workqueue_timers",
+    "Keys with a pending deadline (resync, rotation, retry) in the timer heap.",
+)
+WORKERS = Gauge(
+    "ccoperator_workqueue_workers",
+    "Workers taking keys from the queue (0 while this process does not lead).",
+)
+BUSY_WORKERS = Gauge(
+    "ccoperator_workqueue_busy_workers",
+    "Workers processing a key right now.",
+)
+QUEUE_RETRIES = Counter(
+    "ccoperator_workqueue_retries_total",
+    "Keys requeued with backoff after a failure the reconcile did not handle itself.",
+)
+QUEUE_ADDS = Counter(
+    "ccoperator_workqueue_adds_total",
+    "Keys added to the work queue, by why: change (watch event or poke), timer, leading "
+    "(every resource on becoming leader).",
+    ["why"],
+)

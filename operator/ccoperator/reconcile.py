@@ -97,6 +97,10 @@ class Observed:
     remote: RemoteClient | None
     secret: SecretObject | None
     now: datetime
+    # A spec change decided without reading the remote client: `remote` is the copy we last
+    # read or wrote (or None); the client is PUT as the spec says unless that copy satisfies
+    # it already. Never set for a client we have not recorded.
+    remote_assumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,11 @@ def decide(o: Observed, ctx: Context) -> Plan:
         return plan
 
     if status.client_id is None:
+        if (spec.client_id is None and o.secret is not None
+                and secret_credential_intact(o.secret, client_id, spec.secret.keys.client_secret)):
+            # Our Secret holds a credential of our uid-derived client: a create whose status
+            # write was lost (no intent is recorded for derived ids). The Secret is the truth.
+            return _decide_managed(o, ctx, plan)
         return _decide_first(o, ctx, plan)
     return _decide_managed(o, ctx, plan)
 
@@ -295,7 +304,11 @@ def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
         plan.issue_secret = IssueReason.ADOPTED
         plan.write_secret = True
         return _finish(o, ctx, plan, None)
-    plan.record_intent = True
+    # The id is recorded before the POST only when the caller chose it: after a crash, a
+    # chosen id found remotely would otherwise look taken by someone else. An id derived
+    # from our uid nobody else can hold: a lost answer is resolved by POSTing the same id
+    # again (409: ours; issue a secret, revoke the unknown one), so the write is not needed.
+    plan.record_intent = o.spec.client_id is not None
     plan.create = True
     plan.write_secret = True
     return _finish(o, ctx, plan, None)
@@ -318,9 +331,9 @@ def _decide_managed(o: Observed, ctx: Context, plan: Plan) -> Plan:
         plan.write_secret = True
         return _finish(o, ctx, plan, None)
 
-    if o.remote is not None:
+    if o.remote is not None or o.remote_assumed:
         desired = desired_remote(o, plan.client_id, ctx, o.remote)
-        if not o.remote.satisfies(desired):
+        if o.remote is None or not o.remote.satisfies(desired):
             plan.update = desired
 
     current = status.current_secret

@@ -14,6 +14,7 @@ list, is confirmed with a GET before anything is recreated.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -85,10 +86,20 @@ class RemoteReader:
         return await self.get(tenant_id, client_id)
 
     def remember(self, tenant_id: str, remote: RemoteClient) -> None:
-        """Record what we just read or wrote, so the snapshot does not show an older state."""
+        """Record what we just read or wrote, so the snapshot does not show an older state.
+
+        Without a snapshot yet, one that is never fresh holds it (a resync lists anew), so
+        that `peek` knows the clients this process created or read.
+        """
         snapshot = self._snapshots.get(tenant_id)
-        if snapshot is not None:
-            snapshot.clients[remote.client_id] = remote
+        if snapshot is None:
+            snapshot = self._snapshots[tenant_id] = _Snapshot(taken_at=-math.inf, clients={})
+        snapshot.clients[remote.client_id] = remote
+
+    def peek(self, tenant_id: str, client_id: str) -> RemoteClient | None:
+        """The client as we last read or wrote it, without a call (None: not known)."""
+        snapshot = self._snapshots.get(tenant_id)
+        return snapshot.clients.get(client_id) if snapshot is not None else None
 
     def forget(self, tenant_id: str, client_id: str) -> None:
         snapshot = self._snapshots.get(tenant_id)

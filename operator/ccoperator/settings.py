@@ -95,6 +95,40 @@ class Settings(BaseSettings):
         "checked against the identity service (Go duration)."
     )
 
+    leader_election: bool = Field(
+        False, description="Stand for leadership on a coordination.k8s.io Lease; only the "
+        "leader writes (to Kubernetes and the identity service), standbys keep their caches "
+        "warm. Needed for more than one replica."
+    )
+    lease_duration: str = Field(
+        "15s", description="How long a lease lasts without renewal before a standby may take "
+        "it (Go duration, whole seconds)."
+    )
+    renew_deadline: str = Field(
+        "10s", description="How long the leader keeps trying to renew before it stops acting; "
+        "shorter than lease_duration (Go duration, whole seconds)."
+    )
+    retry_period: str = Field(
+        "2s", description="How often candidates try to acquire and the leader renews (Go "
+        "duration, whole seconds)."
+    )
+    lease_name: str = Field(
+        "ccoperator-leader", description="Name of the Lease that leader election holds."
+    )
+    lease_namespace: str | None = Field(
+        None, description="Namespace of the Lease; defaults to CCOPERATOR_NAMESPACE (the "
+        "operator's own namespace)."
+    )
+    workers: int = Field(
+        16, ge=1, le=1024, description="Workers reconciling resources at once (keys taken "
+        "from the work queue; one key is never held by two workers)."
+    )
+    max_queue_depth: int = Field(
+        0, ge=0, description="Keys the work queue holds before new ones are deferred by a "
+        "second (0 = unbounded; a key is queued at most once, so depth never exceeds the "
+        "number of resources)."
+    )
+
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split_namespaces(cls, value: object) -> object:
@@ -103,7 +137,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("resync_period", "secret_lifetime", "rotation_grace_period",
-                     "tenant_check_period")
+                     "tenant_check_period", "lease_duration", "renew_deadline", "retry_period")
     @classmethod
     def _valid_duration(cls, value: str) -> str:
         parse_duration(value)
@@ -130,6 +164,28 @@ class Settings(BaseSettings):
             raise ValueError("CCOPERATOR_CLIENT_SECRET is set: also set CCOPERATOR_CLIENT_ID "
                              "or CCOPERATOR_CLIENT_ID_FILE")
         return self
+
+    @model_validator(mode="after")
+    def _election_consistent(self) -> Settings:
+        if not self.leader_election:
+            return self
+        if self.resolved_lease_namespace is None:
+            raise ValueError("CCOPERATOR_LEADER_ELECTION is on but no namespace is known for "
+                             "the Lease: set CCOPERATOR_NAMESPACE (the downward API's "
+                             "metadata.namespace) or CCOPERATOR_LEASE_NAMESPACE")
+        lease, renew, retry = (parse_duration(v).total_seconds() for v in
+                               (self.lease_duration, self.renew_deadline, self.retry_period))
+        if any(v != int(v) or v < 1 for v in (lease, renew, retry)):
+            raise ValueError("lease_duration, renew_deadline and retry_period must be whole "
+                             "seconds, at least 1s (the Lease counts whole seconds)")
+        if not lease > renew > 1.2 * retry:
+            raise ValueError("leader election needs lease_duration > renew_deadline > "
+                             "1.2 x retry_period (defaults 15s, 10s, 2s)")
+        return self
+
+    @property
+    def resolved_lease_namespace(self) -> str | None:
+        return self.lease_namespace or self.namespace
 
     @property
     def has_own_credentials(self) -> bool:

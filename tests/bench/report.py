@@ -241,6 +241,17 @@ def section(results: dict[str, Any], out: Path, doc: Path) -> str:
                      f"{fmt(g.get('all_ready_s'), ' s', 1)} "
                      f"({fmt(g.get('throughput_per_s'), '/s', 1)}) | | |")
 
+    fo = results.get("failover") or {}
+    if fo:
+        lines.append(f"| failover over {fo.get('resources')} (two replicas, leader SIGKILLed; "
+                     f"lease {fo.get('lease_duration_s')} s): standby leads | "
+                     f"{fmt(fo.get('takeover_s'), ' s', 1)} | | |")
+        lines.append(f"| failover: every resource verified by the new leader | "
+                     f"{fmt(fo.get('verified_s'), ' s', 1)} | | |")
+    lines += ["", "Targets of this round (issue 12), from this run:", "",
+              "| target | figure | goal | met |", "|---|---|---|---|"]
+    lines += targets(results)
+
     lines += ["", "Cost per change (Kubernetes PATCH/PUT/POST/DELETE calls by the process's "
               "ServiceAccount, from the audit log; identity calls from the simulator's call "
               "log, token grants not counted):", "",
@@ -279,6 +290,53 @@ def section(results: dict[str, Any], out: Path, doc: Path) -> str:
     if failures:
         lines += ["", "Phases that failed in this run: " + ", ".join(sorted(failures)) + "."]
     return "\n".join(lines)
+
+
+def _quotient(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0 or (isinstance(a, float) and math.isnan(a)):
+        return None
+    return a / b
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    """Each target of the round against its figure from this run."""
+    rows: list[tuple[str, float | None, float, str]] = []
+    restarts = results.get("restart") or []
+    if restarts:
+        big = max(restarts, key=lambda r: r["resources"])
+        rows.append((f"restart over {big['resources']} / floor",
+                     _quotient(big.get("verified_s"), (big.get("floor") or {}).get("verified_s")),
+                     3.0, "x"))
+    mems = results.get("memory") or []
+    if mems:
+        big = max(mems, key=lambda m: m["resources"])
+        rows.append((f"RSS at {big['resources']} / kopf no-op (event handlers only)",
+                     _quotient(big.get("operator_rss_mib"), big.get("noop_events_rss_mib")),
+                     1.3, "x"))
+    bo, bf = results.get("burst_operator") or {}, results.get("burst_floor") or {}
+    rows.append((f"burst of {bo.get('resources')} / floor",
+                 _quotient(bo.get("all_ready_s"), bf.get("all_ready_s")), 2.0, "x"))
+    so, sf = results.get("single_operator") or {}, results.get("single_floor") or {}
+    rows.append(("single create p50 / floor", _quotient(so.get("p50_s"), sf.get("p50_s")),
+                 1.5, "x"))
+    rows.append(("Kubernetes writes per create",
+                 (so.get("cost_create") or {}).get("k8s_writes_per_change"), 4.0, ""))
+    update = (results.get("cost_changes") or {}).get("update") or {}
+    rows.append(("identity calls per update", update.get("identity_calls_per_change"), 1.0, ""))
+    chaos = results.get("chaos") or {}
+    rows.append(("fault-suite amplification (tests/faults, two replicas)",
+                 chaos.get("amplification"), 2.5, "x"))
+    fo = results.get("failover") or {}
+    if fo:
+        rows.append((f"failover over {fo.get('resources')}: takeover (reported; no target)",
+                     fo.get("takeover_s"), math.inf, " s"))
+    out = []
+    for label, value, goal, unit in rows:
+        met = "n/a" if value is None else ("yes" if value <= goal else "**no**")
+        shown = "n/a" if value is None else f"{value:.2f}{unit}"
+        out.append(f"| {label} | {shown} | {'—' if math.isinf(goal) else f'≤ {goal:g}{unit}'}"
+                   f" | {met if not math.isinf(goal) else ''} |")
+    return out
 
 
 def _routes(routes: dict[str, Any] | None) -> str:

@@ -372,6 +372,59 @@ class Bench:
             f"{out['k8s_writes']} Kubernetes writes")
         return out
 
+    def failover(self, n: int) -> dict[str, Any]:
+        """Two replicas with leader election (production timings) over `n` resources: SIGKILL
+        the leader; how long until the standby leads, and until it verified every resource."""
+        from tests.bench.harness import SA_NAMESPACE, scrape_metrics
+
+        self.env.plane.kubectl("apply", "-f", str(REPO / "deploy" / "base" /
+                                                  "leader-election.yaml"), "-n", SA_NAMESPACE)
+        if self.operator is not None:
+            self.operator.stop()
+        election = {"CCOPERATOR_LEADER_ELECTION": "true", "CCOPERATOR_NAMESPACE": SA_NAMESPACE,
+                    "CCOPERATOR_RESYNC_PERIOD": self.args.restart_resync,
+                    "CCOPERATOR_IDENTITY_CONCURRENCY": str(IDENTITY_CONCURRENCY)}
+        replicas = [self.env.operator([*NAMESPACES, SINGLE_NS], HOSTNAME=f"bench-{x}",
+                                      **election) for x in "ab"]
+
+        def leads(process: OperatorProcess) -> bool:
+            try:
+                metrics = scrape_metrics(int(process.metrics_port))  # type: ignore[attr-defined]
+            except Exception:  # not serving yet
+                return False
+            return metrics.get("ccoperator_leader") == 1
+
+        a, b = replicas
+        try:
+            a.start()
+            deadline = time.monotonic() + 60
+            while not leads(a) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            while (reconciles(a.metrics_port, "resume") < n  # type: ignore[attr-defined]
+                   and time.monotonic() < deadline + n * 0.1):
+                time.sleep(0.5)
+            b.start()
+            time.sleep(10)  # the standby's watches list everything: its caches are warm
+            t0 = time.monotonic()
+            a.kill()
+            takeover_s = verified_s = None
+            while time.monotonic() - t0 < 120 + n * 0.1:
+                if takeover_s is None and leads(b):
+                    takeover_s = time.monotonic() - t0
+                if takeover_s is not None and reconciles(
+                        b.metrics_port, "resume") >= n:  # type: ignore[attr-defined]
+                    verified_s = time.monotonic() - t0
+                    break
+                time.sleep(0.1)
+        finally:
+            for process in replicas:
+                process.close()
+        out = {"resources": n, "takeover_s": takeover_s, "verified_s": verified_s,
+               "lease_duration_s": 15, "renew_deadline_s": 10, "retry_period_s": 2}
+        log(f"failover {n}: standby leads after {takeover_s}s, all verified after "
+            f"{verified_s}s")
+        return out
+
     def resume_results(self) -> dict[str, float]:
         from tests.bench.harness import scrape_metrics
 
@@ -453,6 +506,7 @@ class Bench:
         r = self.results
         r["command"] = " ".join(["python -m tests.bench.run", *sys.argv[1:]])
         r["settings"] = {"burst": args.burst, "restart": args.restart, "memory": args.memory,
+                         "failover": args.failover,
                          "samples": args.samples, "resync": args.resync,
                          "restart_resync": args.restart_resync,
                          "identity_concurrency": IDENTITY_CONCURRENCY,
@@ -525,6 +579,10 @@ class Bench:
                 if mem:
                     mem["operator_rss_at_verified_mib"] = rss
                     r["memory"].append(mem)
+        # 6. failover: two replicas, the leader SIGKILLed (at the largest population reached)
+        if self.population:
+            size = min(len(self.population), args.failover)
+            r["failover"] = self.step(f"failover {size}", lambda: self.failover(size))
         r["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         r["sim_cpu_seconds"] = cpu_seconds(self.env.sim.pid or 0) if self.env.sim.pid else None
         self.save()
@@ -566,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="population sizes to restart the operator over")
     parser.add_argument("--memory", type=sizes, default=sizes("1000,10000"),
                         help="population sizes to measure memory at")
+    parser.add_argument("--failover", type=int, default=1000,
+                        help="resources in the failover phase (at most the population)")
     parser.add_argument("--samples", type=int, default=50, help="single-resource samples")
     parser.add_argument("--resync", default="60s",
                         help="CCOPERATOR_RESYNC_PERIOD for single, burst and steady state")

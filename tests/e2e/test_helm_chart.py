@@ -43,11 +43,11 @@ CHART_ONLY_LABELS = frozenset({"helm.sh/chart", "app.kubernetes.io/instance",
 CHART_ONLY_ANNOTATIONS = frozenset({"checksum/config", "helm.sh/resource-policy"})
 
 # The values that make the chart render what `kubectl kustomize deploy/` renders: deploy/'s
-# placeholder URL, and the chart-only extras (metrics Service, anti-affinity preset) off.
+# placeholder URL, and the chart-only extra (metrics Service) off. Both run two replicas with
+# leader election, a PodDisruptionBudget and the soft anti-affinity preset.
 DEPLOY_VALUES: dict[str, Any] = {
     "identity": {"url": "https://identity.example.invalid"},
     "metrics": {"service": {"enabled": False}},
-    "podAntiAffinity": "",
 }
 
 
@@ -155,7 +155,8 @@ def test_helm_lint(helm_cli: Helm) -> None:
 
 @pytest.mark.parametrize(("values", "message"), [
     ({}, "identity.url is required"),
-    ({"identity": {"url": "https://x"}, "replicaCount": 2}, "needs leaderElection.enabled"),
+    ({"identity": {"url": "https://x"}, "leaderElection": {"enabled": False}},
+     "needs leaderElection.enabled"),
 ])
 def test_chart_refuses_unsafe_values(helm_cli: Helm, values: dict[str, Any],
                                      message: str) -> None:
@@ -167,6 +168,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "default": {"identity": {"url": "https://identity.example.com"}},
     "namespaced": {"identity": {"url": "https://identity.example.com"},
                    "watchNamespaces": ["team-a", "team-b"]},
+    "single-replica": {"identity": {"url": "https://identity.example.com"},
+                       "replicaCount": 1, "leaderElection": {"enabled": False},
+                       "podDisruptionBudget": {"enabled": False}},
     "leader-election": {
         "identity": {"url": "https://identity.example.com"},
         "replicaCount": 2, "leaderElection": {"enabled": True},
@@ -196,19 +200,21 @@ def test_chart_validates_server_side(control_plane: Any, helm_cli: Helm, namespa
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    if variant == "leader-election":
-        assert {"PodDisruptionBudget", "NetworkPolicy"} <= kinds
+    if variant == "single-replica":
+        assert "CCOPERATOR_LEADER_ELECTION" not in env and "PodDisruptionBudget" not in kinds
+        assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    else:  # the defaults: two replicas, one leader
+        assert "PodDisruptionBudget" in kinds and deployment["spec"]["replicas"] == 2
         assert env["CCOPERATOR_LEADER_ELECTION"] == "true"
         assert (env["CCOPERATOR_LEASE_DURATION"], env["CCOPERATOR_RENEW_DEADLINE"],
                 env["CCOPERATOR_RETRY_PERIOD"]) == ("15s", "10s", "2s")
         assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
-        assert container["image"] == "ccoperator@sha256:" + "0" * 64
         leases = next(d for d in docs if d["kind"] == "Role"
                       and d["metadata"]["name"].endswith("-leader-election"))
         assert leases["metadata"]["namespace"] == SYSTEM_NAMESPACE
-    else:
-        assert "CCOPERATOR_LEADER_ELECTION" not in env
-        assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    if variant == "leader-election":
+        assert "NetworkPolicy" in kinds
+        assert container["image"] == "ccoperator@sha256:" + "0" * 64
     cluster_roles = {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"}
     if variant == "namespaced":
         # No cluster-wide grant on clients or Secrets: only the cluster-scoped reads (tenant

@@ -5,7 +5,8 @@ During a burst of 200 resources (three tenants):
   operator's identity timeout (the call IS carried out: the answer is lost), ~5% with 429 and
   `Retry-After`;
 - every access token the operator holds is expired twice at random moments;
-- the operator is SIGKILLed and restarted five times at random moments;
+- two replicas run with leader election; the leader is SIGKILLed (and restarted, as a standby)
+  five times at random moments, so the standby takes over mid-burst each time;
 - kube-apiserver is restarted once.
 Then the faults are cleared and the invariants checked: every resource Ready; exactly one remote
 client per resource (its uid-derived id, in its tenant); no remote client without a resource;
@@ -18,6 +19,7 @@ same schedule (the timing of the processes themselves still varies).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -49,6 +51,19 @@ KILLS = 5
 TOKEN_EXPIRIES = 2
 CONVERGE_TIMEOUT = 420.0  # the controller's backoff is capped at 300 s (+ jitter)
 CALLS_NEEDED_PER_RESOURCE = 1  # one create (POST) carries the client and its first secret
+# Short leases (the defaults' ratios, 15s/10s/2s): a killed leader's lease passes in seconds.
+LEASE_TIMINGS = {"CCOPERATOR_LEASE_DURATION": "4s", "CCOPERATOR_RENEW_DEADLINE": "3s",
+                 "CCOPERATOR_RETRY_PERIOD": "1s"}
+
+
+def leader_of(replicas: list[OperatorProcess]) -> OperatorProcess | None:
+    for replica in replicas:
+        if replica.proc is None:
+            continue
+        with contextlib.suppress(Exception):  # not serving (yet)
+            if replica.metric("ccoperator_leader") == 1:
+                return replica
+    return None
 
 
 @dataclass
@@ -106,18 +121,23 @@ def test_burst_under_faults_converges_exactly_once(
     members = {t: v["Roles"]["Tenant Member"] for t, v in result["Tenants"].items()}
     declare_tenants(control_plane, result)
     kube = KubeAdmin(control_plane.kubeconfig)
-    operator = OperatorProcess(
+    replicas = [OperatorProcess(
         kubeconfig=control_plane.kubeconfig, identity_url=sim.base_url,
         client_id=sim.admin_client_id, client_secret=sim.admin_client_secret,
         namespaces=[namespace],
         env={"CCOPERATOR_IDENTITY_TIMEOUT": str(IDENTITY_TIMEOUT),
              "CCOPERATOR_RESYNC_PERIOD": f"{RESYNC_SECONDS}s",
-             "CCOPERATOR_LOG_LEVEL": os.environ.get("CCOPERATOR_CHAOS_LOG_LEVEL", "INFO")})
+             "CCOPERATOR_LOG_LEVEL": os.environ.get("CCOPERATOR_CHAOS_LOG_LEVEL", "INFO"),
+             "CCOPERATOR_LEADER_ELECTION": "true", "CCOPERATOR_NAMESPACE": namespace,
+             "HOSTNAME": f"replica-{letter}", **LEASE_TIMINGS})
+        for letter in "ab"]
+    operator = replicas[0]
     names = [f"chaos-{i:03d}" for i in range(RESOURCES)]
     keys = [(namespace, n) for n in names]
     started = time.monotonic()
     try:
-        operator.start()
+        for replica in replicas:
+            replica.start()
         sim.admin.clear_calls()
         add_faults(sim.admin)
         t0 = time.monotonic()
@@ -128,11 +148,15 @@ def test_burst_under_faults_converges_exactly_once(
         for at, what in chaos.schedule:
             time.sleep(max(0.0, at - (time.monotonic() - t0)))
             if what == "kill":
-                operator.kill()
-                chaos.note(t0, "operator SIGKILLed")
+                # The leader (or, between terms, either replica): the standby takes over.
+                leader = leader_of(replicas)
+                victim = leader or chaos.rng.choice(replicas)
+                victim.kill()
+                chaos.note(t0, f"{victim.env['HOSTNAME']} SIGKILLed"
+                           f"{' (leader)' if leader is not None else ''}")
                 time.sleep(chaos.rng.uniform(0, 2))
-                operator.start()
-                chaos.note(t0, "operator started")
+                victim.start()
+                chaos.note(t0, f"{victim.env['HOSTNAME']} started")
             elif what == "expire-tokens":
                 chaos.note(t0, f"expired {sim.admin.expire_tokens()} tokens")
             else:
@@ -165,6 +189,7 @@ def test_burst_under_faults_converges_exactly_once(
         time.sleep(3)  # answers still held back by latency faults land; the loops go idle
 
         # -- invariants ---------------------------------------------------------------------
+        operator = leader_of(replicas) or operator
         problems = check_invariants(kube, sim, namespace, names, operator)
         if problems and all(": client " in p and " holds secrets " in p for p in problems):
             # Only untracked secrets: give the operator one resync period to revoke them
@@ -193,7 +218,8 @@ def test_burst_under_faults_converges_exactly_once(
             "identity_calls_by_route": by_route,
             "api_calls_without_token": sum(v for k, v in by_route.items()
                                            if k not in ("token", "discovery")),
-            "fault_hits": fault_hits, "operator_starts": operator.starts,
+            "fault_hits": fault_hits,
+            "operator_starts": sum(replica.starts for replica in replicas),
             "events": chaos.log,
         }
         with capsys.disabled():
@@ -205,7 +231,8 @@ def test_burst_under_faults_converges_exactly_once(
                               + "\n" + "\n".join(chaos.log)
                               + f"\n--- operator log\n{operator.tail(80)}")
     finally:
-        operator.close()
+        for replica in replicas:
+            replica.close()
         # Leave the namespace deletable: nobody will run the finalizer any more.
         kube.remove_finalizers(keys)
         kube.close()

@@ -121,8 +121,9 @@ def test_first_create_with_derived_id_needs_no_read() -> None:
     o = observed()
     assert not rc.needs_remote(o.spec, o.status)
     plan = rc.decide(o, CTX)
+    # No intent write either: nobody else can hold a uid-derived id (a lost answer is a 409).
     assert (plan.client_id, plan.record_intent, plan.create, plan.write_secret) == (
-        DERIVED, True, True, True)
+        DERIVED, False, True, True)
     assert plan.update is None and plan.issue_secret is None
 
 
@@ -360,3 +361,20 @@ def test_adopting_an_untagged_client_tags_it_ours() -> None:
                  remote=remote("legacy"))
     plan = rc.decide(o, V1)
     assert plan.adopt and plan.update is not None and plan.update.owner == UID
+
+
+def test_secret_of_a_derived_create_whose_status_was_lost_is_recovered() -> None:
+    # No intent is written for a uid-derived id: a crash after the Secret write leaves a
+    # status without a client id, and the Secret is the truth (no second create).
+    base = observed()
+    data, labels, annotations = rc.desired_secret_fields(base, CTX, DERIVED)
+    value = SecretStr("s3cret")
+    key = base.spec.secret.keys.client_secret
+    secret = rc.SecretObject(
+        name=base.spec.secret_name(base.name), owned=True, labels=labels,
+        annotations={**annotations, SECRET_ID_ANNOTATION: "7",
+                     SECRET_FINGERPRINT_ANNOTATION: rc.fingerprint(value)},
+        data={**data, key: value.get_secret_value()}, secret_value=value)
+    plan = rc.decide(replace(base, secret=secret), CTX)
+    assert not plan.create and not plan.record_intent and plan.issue_secret is None
+    assert plan.recover_current is not None and plan.recover_current.id == 7

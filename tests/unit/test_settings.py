@@ -117,3 +117,26 @@ def test_run_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
     for name in Settings.model_fields:
         assert f"--{name.replace('_', '-')}" in out
     assert "CCOPERATOR_RESYNC_PERIOD" in out and "default: '10m'" in out
+
+
+def test_leader_election_defaults_like_controller_runtime(env: pytest.MonkeyPatch) -> None:
+    env.setenv("CCOPERATOR_LEADER_ELECTION", "true")
+    env.setenv("CCOPERATOR_NAMESPACE", "ccoperator-system")
+    s = Settings()
+    assert (s.lease_duration, s.renew_deadline, s.retry_period) == ("15s", "10s", "2s")
+    assert s.resolved_lease_namespace == "ccoperator-system"
+    assert not Settings(leader_election=False).leader_election
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({}, "no namespace is known"),
+    ({"CCOPERATOR_NAMESPACE": "ns", "CCOPERATOR_RENEW_DEADLINE": "15s"}, "lease_duration >"),
+    ({"CCOPERATOR_NAMESPACE": "ns", "CCOPERATOR_RETRY_PERIOD": "1500ms"}, "whole seconds"),
+])
+def test_leader_election_refuses_what_cannot_work(env: pytest.MonkeyPatch,
+                                                  extra: dict[str, str], message: str) -> None:
+    env.setenv("CCOPERATOR_LEADER_ELECTION", "true")
+    for key, value in extra.items():
+        env.setenv(key, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

@@ -123,6 +123,7 @@ class IdentityClient:
         sleep: Sleep = asyncio.sleep,
         rand: Random = random.random,
         clock: Callable[[], float] = time.monotonic,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self._form = form_for(config.api_version)
@@ -131,7 +132,8 @@ class IdentityClient:
         self._owns_http = http is None
         self._http = http if http is not None else config.build_http()
         self._transport = Transport(
-            self._http, max_concurrency=config.max_concurrency, on_call=on_call, clock=clock
+            self._http, max_concurrency=config.max_concurrency, on_call=on_call, clock=clock,
+            guard=guard,
         )
         self._policy = config.retry_policy()
         self._sleep = sleep

@@ -42,8 +42,11 @@ class Transport:
         max_concurrency: int,
         on_call: OnCall | None = None,
         clock: Callable[[], float] = time.monotonic,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self.http = http
+        # Called right before every request is sent (leader election's fence); raises to stop.
+        self._guard = guard
         self._limit = asyncio.Semaphore(max_concurrency)
         self._on_call = on_call
         self._clock = clock
@@ -68,6 +71,8 @@ class Transport:
         failure: IdentityError | None = None
         response: httpx.Response | None = None
         async with self._limit:
+            if self._guard is not None:
+                self._guard()  # after waiting for a slot: the last moment before sending
             started = self._clock()
             try:
                 response = await self.http.request(

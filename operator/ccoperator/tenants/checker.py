@@ -38,8 +38,11 @@ PROBE_CLIENT_ID = "ccoperator-tenant-probe"
 
 class TenantChecker:
     def __init__(self, registry: TenantRegistry, kube: KubeApi, *, period: float,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 leading: Callable[[], bool] = lambda: True) -> None:
         self._registry = registry
+        # Only the leader checks (identity calls) and writes tenant status; a standby waits.
+        self._leading = leading
         self._kube = kube
         self._period = period
         self._clock = clock
@@ -57,6 +60,9 @@ class TenantChecker:
             self._due.setdefault(key, 0.0)
         while True:
             self._wake.clear()
+            if not self._leading():
+                await asyncio.sleep(1.0)
+                continue
             now = time.monotonic()
             due = [k for k, t in self._due.items() if t <= now]
             for key in due:

@@ -12,25 +12,26 @@ the secret id it holds, so a crash between Secret and status loses nothing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
-import random
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from . import failpoints, metrics, policy
-from . import reconcile as rc
-from .conditions import READY, STALLED, Reason, ready_condition, stalled_condition
-from .gate import Admitted, Gate
-from .identity import (
+from .. import failpoints, metrics, policy
+from .. import reconcile as rc
+from ..conditions import READY, STALLED, Reason, ready_condition, stalled_condition
+from ..gate import Admitted, Gate
+from ..identity import (
     ApiVersion,
     ClientCreate,
     ClientDto,
+    ClientNotFound,
     Conflict,
     Forbidden,
     IdentityError,
@@ -43,8 +44,8 @@ from .identity import (
     Transient,
     Unauthorized,
 )
-from .kube import KubeApi, KubeApiError, KubeConflict, Owner, status_merge_patch
-from .resource import (
+from ..kube import KubeApi, KubeApiError, KubeConflict, Owner, status_merge_patch
+from ..resource import (
     ROTATE_ANNOTATION,
     SECRET_EXPIRES_ANNOTATION,
     SECRET_FINGERPRINT_ANNOTATION,
@@ -55,8 +56,9 @@ from .resource import (
     DeletionPolicy,
     RetiringSecret,
 )
-from .secret_cache import SecretCache
-from .tenants.credentials import CredentialsProblem
+from ..secret_cache import SecretCache
+from ..tenants.credentials import CredentialsProblem
+from .queue import RateLimiter
 
 log = logging.getLogger("ccoperator.controller")
 
@@ -83,6 +85,8 @@ class ResourceView:
     status: dict[str, Any]
     annotations: dict[str, str]
     deleting: bool = False  # metadata.deletionTimestamp is set: only the finalizer acts
+    finalizers: tuple[str, ...] = ()
+    resource_version: str | None = None
 
 
 class EventSink(Protocol):
@@ -105,22 +109,6 @@ class Outcome:
     ready: bool
 
 
-@dataclass
-class _Backoff:
-    failures: dict[str, int] = field(default_factory=dict)
-    base: float = 2.0
-    cap: float = 300.0
-
-    def next_delay(self, uid: str) -> timedelta:
-        n = self.failures.get(uid, 0)
-        self.failures[uid] = n + 1
-        ceiling = min(self.cap, self.base * (2**n))
-        return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
-
-    def reset(self, uid: str) -> None:
-        self.failures.pop(uid, None)
-
-
 class Controller:
     def __init__(
         self,
@@ -139,7 +127,9 @@ class Controller:
         self._resync = resync
         self._clock = clock
         self._secrets = SecretCache()
-        self._backoff = _Backoff()
+        # Per-resource backoff, shared with the work queue (which also uses it for failures
+        # the reconcile does not handle itself).
+        self.backoff: RateLimiter[str] = RateLimiter()
         # The operator is the only writer of status: what we wrote last is newer than any
         # watch event that has not caught up with it yet.
         self._written_status: dict[str, ClientStatus] = {}
@@ -167,7 +157,17 @@ class Controller:
         self._written_status.pop(uid, None)
         self._secret_versions.pop(uid, None)
         self._lifetimes.pop(uid, None)
-        self._backoff.reset(uid)
+        self.backoff.forget(uid)
+
+    def reset(self) -> None:
+        """Forget what this process wrote (a new term as leader: another leader may have
+        written since), keeping the watch's copies of managed Secrets."""
+        self._written_status.clear()
+        self._secret_versions.clear()
+        self.backoff.clear()
+
+    def _retry_in(self, uid: str, retry_after: float | None = None) -> timedelta:
+        return timedelta(seconds=self.backoff.next_delay(uid, retry_after))
 
     # ----------------------------------------------------------------------------- reconcile
 
@@ -187,16 +187,15 @@ class Controller:
         try:
             outcome = await self._reconcile(view, spec, status, cause)
         except (Transient, OutcomeUnknown) as exc:
-            delay = self._backoff.next_delay(view.uid)
-            if isinstance(exc, Transient) and exc.retry_after is not None:
-                # The service said when to come back (429/503 Retry-After): never sooner.
-                delay = max(delay, timedelta(seconds=min(exc.retry_after, self._backoff.cap)))
+            # The service may have said when to come back (429/503 Retry-After): never sooner.
+            delay = self._retry_in(view.uid, exc.retry_after if isinstance(exc, Transient)
+                                   else None)
             await self._degrade(view, Reason.IDENTITY_UNAVAILABLE,
                                 f"The identity service did not answer reliably ({exc}); "
                                 f"retrying in {delay.total_seconds():.0f}s.")
             return Outcome(delay, ready=False)
         except Unauthorized as exc:
-            delay = self._backoff.next_delay(view.uid)
+            delay = self._retry_in(view.uid)
             await self._degrade(view, Reason.UNAUTHORIZED,
                                 "The identity service rejected the credentials of the tenant "
                                 f"object {spec.tenant_ref.kind} {spec.tenant_ref.name!r} "
@@ -205,16 +204,16 @@ class Controller:
             return Outcome(delay, ready=False)
         except KubeConflict as exc:
             log.info("%s/%s: %s; reconciling again", view.namespace, view.name, exc)
-            return Outcome(self._backoff.next_delay(view.uid), ready=False)
+            return Outcome(self._retry_in(view.uid), ready=False)
         except KubeApiError as exc:
             # An error status or no answer at all (API server restarting, timeout): usually
             # brief, so back off and retry. str(exc) names the call and status, never a body.
-            delay = self._backoff.next_delay(view.uid)
+            delay = self._retry_in(view.uid)
             await self._degrade(view, Reason.KUBERNETES_ERROR,
                                 f"A Kubernetes API call failed ({exc}); "
                                 f"retrying in {delay.total_seconds():.0f}s.")
             return Outcome(delay, ready=False)
-        self._backoff.reset(view.uid)
+        self.backoff.forget(view.uid)
         return outcome
 
     async def _reconcile(
@@ -226,7 +225,7 @@ class Controller:
         if isinstance(admitted, policy.Denial):
             return await self._refused(view, status, admitted)
         if isinstance(admitted, CredentialsProblem):
-            delay = self._backoff.next_delay(view.uid)
+            delay = self._retry_in(view.uid)
             await self._degrade(view, Reason.UNAUTHORIZED,
                                 f"The tenant object {spec.tenant_ref.kind} "
                                 f"{spec.tenant_ref.name!r} has no usable credentials: "
@@ -276,6 +275,7 @@ class Controller:
             remote=remote,
             secret=secret,
             now=self._clock(),
+            remote_assumed=not remote_observed and status.client_id is not None,
         )
         plan = rc.decide(observed, ctx)
         if plan.blocked is not None:
@@ -284,7 +284,15 @@ class Controller:
             await self._write_status(view, status, False, plan.blocked.reason, plan.blocked.message)
             return Outcome(self._resync, ready=False)
         try:
-            return await self._execute(observed, plan, ctx, admitted)
+            try:
+                return await self._execute(observed, plan, ctx, admitted)
+            except ClientNotFound:
+                if not observed.remote_assumed:
+                    raise
+            # The PUT of a spec change found no client: gone remotely; decide on that.
+            observed = dataclasses.replace(observed, remote_observed=True, remote=None,
+                                           remote_assumed=False)
+            return await self._execute(observed, rc.decide(observed, ctx), ctx, admitted)
         except RETRYABLE:
             raise
         except IdentityError as exc:
@@ -320,6 +328,14 @@ class Controller:
         if not rc.needs_remote(spec, status):
             return False, None
         remote, tenant = admitted.connection.remote, admitted.tenant_id
+        if (cause is Cause.CHANGE and status.client_id is not None
+                and view.generation != status.observed_generation):
+            # A spec change: PUT what the spec says without reading first (one identity call;
+            # a 404 means recreate, see _reconcile_admitted). The copy we last read or wrote
+            # supplies the tags that are not ours; without one a v1 client is read first.
+            known = remote.peek(tenant, admitted.client_id)
+            if known is not None or admitted.connection.identity.api_version is not ApiVersion.V1:
+                return False, known
         if cause is Cause.CHANGE or status.client_id is None:
             return True, await remote.get(tenant, admitted.client_id)
         return True, await remote.get_cached(tenant, admitted.client_id,
@@ -645,6 +661,13 @@ class Controller:
         while len(self._finalized) > FINALIZED_MEMORY:
             self._finalized.popitem(last=False)
         client_id, tenant = status.client_id, status.tenant_id
+        if (client_id is None and spec.client_id is None
+                and spec.deletion_policy is DeletionPolicy.DELETE):
+            # A uid-derived id is not recorded before its POST (reconcile.decide): a create
+            # whose answer was lost left a client only this resource can own. Delete that id
+            # (a 404 when it was never created).
+            tenant = await self._gate.tenant_id_of(view.namespace, spec)
+            client_id = spec.desired_client_id(view.uid) if tenant is not None else None
         if spec.deletion_policy is DeletionPolicy.ORPHAN or client_id is None or tenant is None:
             self.forget(view.uid)
             return

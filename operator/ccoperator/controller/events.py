@@ -1,0 +1,76 @@
+"""Kubernetes Events on resources, posted through the operator's own (fenced) client.
+
+Not kopf.event: kopf posts from a queue of its own, later and unfenced, so a standby (or an old
+leader resuming) could post after it lost the lease. Here a post is queued, and sent by one
+task through `KubeApi`, whose write guard refuses it when this process does not lead; the
+queue is emptied when leadership is lost. Messages never hold secret values (callers ensure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from ..kube import KubeApi, KubeApiError
+from ..resource import API_VERSION, KIND
+from .leader import NotLeading
+from .reconciler import ResourceView
+
+log = logging.getLogger("ccoperator.events")
+
+COMPONENT = "ccoperator"
+MAX_PENDING = 1000
+
+
+def event_body(view: ResourceView, *, warning: bool, reason: str, message: str,
+               now: datetime) -> dict[str, Any]:
+    stamp = now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{view.name}.{uuid.uuid4().hex[:16]}",
+                     "namespace": view.namespace},
+        "involvedObject": {"apiVersion": API_VERSION, "kind": KIND, "name": view.name,
+                           "namespace": view.namespace, "uid": view.uid},
+        "type": "Warning" if warning else "Normal",
+        "reason": reason,
+        "message": message[:1024],
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": COMPONENT,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+
+
+class EventPoster:
+    def __init__(self, kube: KubeApi) -> None:
+        self._kube = kube
+        self._pending: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_PENDING)
+
+    def __call__(self, view: ResourceView, *, warning: bool, reason: str, message: str) -> None:
+        body = event_body(view, warning=warning, reason=reason, message=message,
+                          now=datetime.now(UTC))
+        try:
+            self._pending.put_nowait(body)
+        except asyncio.QueueFull:
+            log.warning("dropping event %s on %s/%s: too many pending", reason,
+                        view.namespace, view.name)
+
+    def clear(self) -> None:
+        while not self._pending.empty():
+            self._pending.get_nowait()
+
+    async def run(self) -> None:
+        while True:
+            body = await self._pending.get()
+            try:
+                await self._kube.post_event(body["metadata"]["namespace"], body)
+            except NotLeading:
+                self.clear()  # events of passes this process may no longer finish
+            except KubeApiError as exc:
+                log.warning("could not post event %s: %s", body["reason"], exc)
