@@ -212,8 +212,9 @@ async def test_patch_status_merges_into_the_status_subresource(
 
     body = objects.get_namespaced_custom_object(GROUP, VERSION, owner.namespace, PLURAL, "app")
     assert isinstance(body, dict)
-    # A merge patch: keys set, a null removes one, the others stay; the spec is untouched.
-    assert body["status"] == {"clientId": "cid-1", "adopted": False}
+    # A merge patch: keys set, a null removes one, the others stay (observedGeneration: the
+    # CRD's default until the operator writes one); the spec is untouched.
+    assert body["status"] == {"clientId": "cid-1", "adopted": False, "observedGeneration": 0}
     assert (body["spec"]["tenantRef"]["name"], body["spec"]["roleIds"]) == ("tenant-a", ["role-1"])
 
 
