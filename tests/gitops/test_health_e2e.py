@@ -65,14 +65,21 @@ def test_new_object_without_status(control_plane: Any, operator_factory: Any, ku
 def test_creating_is_progressing_and_in_progress(control_plane: Any, operator: OperatorProcess,
                                                  kube: Kube, namespace: str,
                                                  sim: Any) -> None:
-    sim.admin.add_fault(route="clients.create", latency=2.5, times=1)  # a slow create
-    kube.create_ccc(namespace, "app", spec())
+    # A caller-chosen id records its intent (Creating) before the POST; a uid-derived one
+    # writes nothing until Ready and reads as not observed yet (the CRDs' default status).
+    sim.admin.add_fault(route="clients.create", latency=2.5, times=2)  # slow creates
+    kube.create_ccc(namespace, "app", spec(clientId="chosen-id"))
     kube.wait_reason(namespace, "app", "Creating", timeout=30)
     obj, argocd, flux = judged(control_plane, namespace, "app")
     assert reason(obj) == "Creating", obj["status"]  # still inside the slow POST
     assert (argocd, flux) == ("Progressing", "InProgress")
     assert "Stalled" not in types(obj)
+    kube.create_ccc(namespace, "derived", spec())
+    obj, argocd, flux = judged(control_plane, namespace, "derived")
+    assert obj["status"] == {"observedGeneration": 0}, obj["status"]
+    assert (argocd, flux) == ("Progressing", "InProgress")
     kube.wait_ready(namespace, "app")
+    kube.wait_ready(namespace, "derived")
 
 
 def test_identity_unavailable_is_progressing_and_in_progress(
