@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         "operator's own namespace)."
     )
     workers: int = Field(
-        16, ge=1, le=1024, description="Workers reconciling resources at once (keys taken "
+        64, ge=1, le=1024, description="Workers reconciling resources at once (keys taken "
         "from the work queue; one key is never held by two workers)."
     )
     max_queue_depth: int = Field(

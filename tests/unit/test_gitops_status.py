@@ -95,8 +95,31 @@ SPEC = {"tenantRef": {"name": "t1"}, "roleIds": ["r1"], "secret": {"expiresAfter
                                                          "rotateBefore": "30h"}}
 
 
+def ticking() -> metrics.ResourceCollector:
+    """A collector whose clock moves past the rebuild age at every scrape."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += metrics.ResourceCollector.REBUILD_AFTER_SECONDS
+        return now[0]
+
+    return metrics.ResourceCollector(clock=clock)
+
+
+def test_scrapes_within_the_rebuild_age_reuse_one_snapshot() -> None:
+    now = [100.0]
+    c = metrics.ResourceCollector(clock=lambda: now[0])
+    c.set("a", metrics.resource_state("ns", "a", status(Reason.CREATING), SPEC, None))
+    assert 'reason="Creating"} 1.0' in scrape(c)
+    c.set("b", metrics.resource_state("ns", "b", status(Reason.CREATING), SPEC, None))
+    now[0] += 0.5
+    assert 'reason="Creating"} 1.0' in scrape(c)  # the same snapshot, half a second old
+    now[0] += 0.5
+    assert 'reason="Creating"} 2.0' in scrape(c)  # rebuilt
+
+
 def test_resource_counts_follow_reason_changes_and_deletion() -> None:
-    c = metrics.ResourceCollector()
+    c = ticking()
     c.set("a", metrics.resource_state("ns", "a", status(Reason.CREATING), SPEC, None))
     c.set("b", metrics.resource_state("ns", "b", status(Reason.CREATING), SPEC, None))
     text = scrape(c)
@@ -114,7 +137,7 @@ def test_resource_counts_follow_reason_changes_and_deletion() -> None:
 
 
 def test_secret_expiry_and_rotation_deadline_per_resource() -> None:
-    c = metrics.ResourceCollector()
+    c = ticking()
     expires = NOW + timedelta(hours=90)
     c.set("a", metrics.resource_state("ns", "a", status(Reason.CLIENT_READY, expires, NOW),
                                       SPEC, None))
