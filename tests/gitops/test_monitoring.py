@@ -120,9 +120,12 @@ def test_every_query_names_a_metric_the_operator_serves(operator: OperatorProces
     used = {name for names in parsed.values() for name in names}
     assert all(parsed[e] for e in exprs), "a query that selects no metric"
     assert {n for n in used if not n.startswith("ccoperator_")} == set()
-    queryable, sampled = exported(operator.metrics_port)
+    # With one Ready resource every queried metric has data, not only a declaration (per-
+    # resource series may be up to ResourceCollector.REBUILD_AFTER_SECONDS old: wait that out).
+    queryable, sampled = wait_for(
+        lambda: (found if used <= (found := exported(operator.metrics_port))[1] else None),
+        timeout=10, what="a sample of every queried metric")
     assert used - queryable == set(), "queried but not exported"
-    # With one Ready resource every queried metric has data, not only a declaration.
     assert used - sampled == set(), "exported but without a sample"
 
 
