@@ -638,6 +638,10 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: docs/PERFORMANCE.md when --out is docs/bench)")
     parser.add_argument("--profile", default=None,
                         help="folder: py-spy the operator during burst/steady/restart")
+    parser.add_argument("--chaos-seed", type=int, default=1042458451,
+                        help="replay the fault suite (tests/faults, two replicas) with this seed "
+                        "for the amplification figure; a fixed seed keeps runs comparable "
+                        "(-1: skip it)")
     parser.add_argument("--logs", default=None,
                         help="folder to copy the operator, floor and no-op logs into")
     args = parser.parse_args(argv)
@@ -660,11 +664,39 @@ def main(argv: list[str] | None = None) -> int:
             if args.logs:
                 shutil.copytree(wd, Path(args.logs), dirs_exist_ok=True)
         results = bench.results
+    if args.chaos_seed is not None:
+        # After the benchmark's own control plane is gone: the fault suite starts its own.
+        results["chaos"] = fault_suite(args.chaos_seed)
+        (Path(args.out) / "latest.json").write_text(dump_results(results))
     report.plots(results, Path(args.out))
     if args.doc:
         report.write_doc(results, Path(args.doc), Path(args.out))
     log(f"results: {Path(args.out) / 'latest.json'}")
     return 0
+
+
+def fault_suite(seed: int) -> dict[str, Any] | None:
+    """The fault-injection suite's summary (amplification = identity calls made / needed)."""
+    if seed < 0:
+        return None
+    log(f"--- fault suite (seed {seed})")
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = Path(tmp) / "chaos.json"
+        env = {**os.environ, "CCOPERATOR_CHAOS_SEED": str(seed),
+               "CCOPERATOR_CHAOS_REPORT": str(report_path)}
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "chaos",
+                               "tests/faults", "-p", "no:cacheprovider"],
+                              cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        if not report_path.exists():
+            log(f"fault suite wrote no report (exit {done.returncode}):\n{done.stdout[-2000:]}")
+            return None
+        summary: dict[str, Any] = json.loads(report_path.read_text())
+    summary.pop("events", None)
+    summary["passed"] = done.returncode == 0
+    log(f"fault suite: amplification {summary.get('amplification')}x, "
+        f"converged {summary.get('converged_after_clear_s')} s after the faults cleared, "
+        f"passed {summary['passed']}")
+    return summary
 
 
 if __name__ == "__main__":
