@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from . import policy
-from .api.tenants import CLUSTER_KIND, TenantKey, ref_key
+from .api.tenants import CLUSTER_KIND, TenantKey, TenantSpec, ref_key
 from .conditions import Reason
 from .ownership import ClaimIndex
 from .resource import ClientSpec, ClientStatus
@@ -93,9 +93,7 @@ class Gate:
                     status: ClientStatus) -> Admitted | policy.Denial | CredentialsProblem:
         key = policy.tenant_key(spec.tenant_ref, namespace)
         self._track(uid, namespace, key)
-        labels = (await self.registry.namespace_labels(namespace)
-                  if key.kind == CLUSTER_KIND else None)
-        resolved = policy.resolve(spec.tenant_ref, namespace, labels, self.registry.get(key))
+        resolved = await self._resolve(key, namespace, spec)
         if isinstance(resolved, policy.Denial):
             return self._refuse(uid, resolved)
         if status.tenant_id is not None and status.client_id is not None and (
@@ -124,11 +122,15 @@ class Gate:
 
     async def tenant_id_of(self, namespace: str, spec: ClientSpec) -> str | None:
         """The tenant the resource's tenantRef resolves to now (None: it does not resolve)."""
-        key = policy.tenant_key(spec.tenant_ref, namespace)
+        resolved = await self._resolve(policy.tenant_key(spec.tenant_ref, namespace), namespace,
+                                       spec)
+        return None if isinstance(resolved, policy.Denial) else resolved.tenant_id
+
+    async def _resolve(self, key: TenantKey, namespace: str,
+                       spec: ClientSpec) -> TenantSpec | policy.Denial:
         labels = (await self.registry.namespace_labels(namespace)
                   if key.kind == CLUSTER_KIND else None)
-        resolved = policy.resolve(spec.tenant_ref, namespace, labels, self.registry.get(key))
-        return None if isinstance(resolved, policy.Denial) else resolved.tenant_id
+        return policy.resolve(spec.tenant_ref, namespace, labels, self.registry.get(key))
 
     def _refuse(self, uid: str, denial: policy.Denial) -> policy.Denial:
         self.claims.release(uid)
