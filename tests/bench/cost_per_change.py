@@ -25,6 +25,7 @@ from ccoperator_envtest.cluster import (
 )
 from identity_sim.testing import SimProcess
 
+from tests.crd_fixtures import CRD_NAMES
 from tests.e2e.support import REPO, Kube, OperatorProcess, wait_for
 
 OPERATOR_USER = "system:serviceaccount:ccoperator-system:ccoperator"
@@ -84,8 +85,8 @@ def main() -> int:
     results: dict[str, Any] = {}
     with ControlPlane(audit_log=True) as plane, SimProcess() as sim:
         plane.kubectl("apply", "-k", str(REPO / "crds"))
-        for plural in ("clientcredentialclients", "clusteridentitytenants", "identitytenants"):
-            wait_crd_established(plane, f"{plural}.identity.ccoperator.io")
+        for name in CRD_NAMES:
+            wait_crd_established(plane, name)
         plane.kubectl("apply", "-f", str(REPO / "examples" / "tenant.yaml"))
         plane.kubectl("create", "namespace", "bench")
         kubeconfig = write_token_kubeconfig(plane, operator_token(plane),

@@ -36,6 +36,7 @@ from tests.bench.floor import (  # the floor stays light: constants and http_par
     VERSION,
     http_params,
 )
+from tests.crd_fixtures import CRD_NAMES
 from tests.e2e.support import REPO, OperatorProcess, free_port
 
 TENANTS = ("tenant-a", "tenant-b", "tenant-c")
@@ -597,8 +598,8 @@ class Env:
             result = sim.reset(bootstrap_document())
             member_roles = {t: v["Roles"][MEMBER_ROLE] for t, v in result["Tenants"].items()}
             plane.kubectl("apply", "-k", str(REPO / "crds"))
-            for plural in (PLURAL, "clusteridentitytenants", "identitytenants"):
-                wait_crd_established(plane, f"{plural}.{GROUP}")
+            for name in CRD_NAMES:
+                wait_crd_established(plane, name)
             declare_tenants(plane, result)
             kube = KubeAdmin(plane.kubeconfig)
             kube.ensure_namespace(SA_NAMESPACE)

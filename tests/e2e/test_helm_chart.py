@@ -25,14 +25,14 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.crd_fixtures import CRD_NAMES
+
 from .installed import short_lifecycle
 from .support import REPO, Kube
 
 CHART = REPO / "charts" / "ccoperator"
 SYSTEM_NAMESPACE = "ccoperator-system"
 CRD_NAME = "clientcredentialclients.identity.ccoperator.io"
-CRD_NAMES = tuple(f"{plural}.identity.ccoperator.io" for plural in (
-    "clientcredentialclients", "clusteridentitytenants", "identitytenants"))
 
 # Labels Helm charts carry by convention and deploy/ has no use for: the release (instance),
 # the chart, its version and the manager. Removed from metadata and from selectors alike.

@@ -87,6 +87,17 @@ def tenancy_operator(operator_factory: Any, namespace: str,
     return process.start()
 
 
+def tenant_with_own_admin(sim: Any, tenant: str, admin: str, ids: str) -> tuple[str, str]:
+    """A second tenant in the simulator, administered by a client of its own (the operator's
+    holds no role there). `ids`: a prefix for its role ids. Returns (Member role, secret)."""
+    member, secret = f"{ids}000000-0000-4000-8000-000000000002", f"{admin}-secret-value-0123456789"
+    sim.admin.bootstrap({"tenants": [{"id": tenant, "roles": {
+        "Account Administrator": f"{ids}000000-0000-4000-8000-000000000001",
+        "Tenant Member": member}}],
+        "admin": {"tenant": tenant, "clientId": admin, "secret": secret}})
+    return member, secret
+
+
 def make(kube: Kube, namespace: str, item: tuple[str, dict[str, Any]]) -> None:
     kube.create_ccc(namespace, item[0], item[1])
 
@@ -295,15 +306,10 @@ def test_two_at_once_with_one_id_have_exactly_one_owner(
 def test_identity_tenant_with_its_own_admin_in_a_second_tenant(
         tenancy_operator: OperatorProcess, kube: Kube, namespace: str, other_namespace: str,
         control_plane: Any, sim: Any) -> None:
-    member = "bb000000-0000-4000-8000-000000000002"
-    sim.admin.bootstrap({"tenants": [{"id": "team-tenant", "roles": {
-        "Account Administrator": "bb000000-0000-4000-8000-000000000001",
-        "Tenant Member": member}}],
-        "admin": {"tenant": "team-tenant", "clientId": "team-admin",
-                  "secret": "team-admin-secret-value-0123456789"}})
+    member, secret = tenant_with_own_admin(sim, "team-tenant", "team-admin", "bb")
     kube.core.create_namespaced_secret(namespace, k8s.V1Secret(
         metadata=k8s.V1ObjectMeta(name="team-admin"),
-        string_data={"id": "team-admin", "secret": "team-admin-secret-value-0123456789"}))
+        string_data={"id": "team-admin", "secret": secret}))
     apply_object(control_plane, {
         "apiVersion": "identity.ccoperator.io/v1alpha1", "kind": "IdentityTenant",
         "metadata": {"name": "team", "namespace": namespace},
@@ -468,19 +474,14 @@ def test_deleting_a_namespace_with_its_tenant_cleans_up_its_clients(
     # The namespace controller deletes the IdentityTenant, its Secret and the client together;
     # the client's finalizer still deletes the remote client with the credentials the tenant
     # had, and the namespace goes away.
-    member = "cc000000-0000-4000-8000-000000000002"
-    sim.admin.bootstrap({"tenants": [{"id": "doomed-tenant", "roles": {
-        "Account Administrator": "cc000000-0000-4000-8000-000000000001",
-        "Tenant Member": member}}],
-        "admin": {"tenant": "doomed-tenant", "clientId": "doomed-admin",
-                  "secret": "doomed-admin-secret-value-0123456789"}})
+    member, secret = tenant_with_own_admin(sim, "doomed-tenant", "doomed-admin", "cc")
     doomed = f"{namespace[:50]}-gone"
     kube.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=doomed)))
     operator = operator_factory(namespaces=[doomed]).start()
     kube.core.create_namespaced_secret(doomed, k8s.V1Secret(
         metadata=k8s.V1ObjectMeta(name="admin"),
         string_data={"clientId": "doomed-admin",
-                     "clientSecret": "doomed-admin-secret-value-0123456789"}))
+                     "clientSecret": secret}))
     apply_object(control_plane, {
         "apiVersion": "identity.ccoperator.io/v1alpha1", "kind": "IdentityTenant",
         "metadata": {"name": "team", "namespace": doomed},
