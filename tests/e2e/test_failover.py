@@ -86,11 +86,13 @@ def snapshot(kube: Kube, namespace: str) -> dict[str, Any]:
 def assert_each_once(kube: Kube, namespace: str, sim: Any, sim_api: Any,
                      uids: dict[str, str]) -> None:
     """Exactly one remote client per resource, and every Secret authenticates."""
+    # Every resource Ready first: the remote list is only final once each create has landed.
+    ready = {name: kube.wait_ready(namespace, name, timeout=60) for name in uids}
     remote = [c["ClientId"] for c in sim_api.list_clients(TENANT)
               if c["ClientId"] != sim.admin_client_id]
     assert sorted(remote) == sorted(derived_client_id(u) for u in uids.values())
     for name, uid in uids.items():
-        obj = kube.wait_ready(namespace, name, timeout=60)
+        obj = ready[name]
         client_id = derived_client_id(uid)
         assert obj["status"]["clientId"] == client_id
         data = kube.secret_data(namespace, f"{name}-credentials")
