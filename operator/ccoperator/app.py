@@ -25,15 +25,17 @@ from .controller import Controller
 from .controller import handlers as _handlers  # noqa: F401 - registers the kopf handlers
 from .controller.events import EventPoster
 from .controller.leader import ElectionConfig, Leadership
+from .controller.streams import ResourceStreams
 from .controller.workers import RESYNC_JITTER, Runtime
 from .gate import Gate
 from .identity import IdentityClient, IdentityConfig
 from .kube import KubeApi
-from .kube_http import connect, segment
+from .kube_http import connect
+from .kube_watch import WatchTiming
 from .logs import configure_logging
 from .ownership import ClaimIndex
 from .remote import RemoteReader
-from .resource import GROUP, PLURAL, VERSION, parse_duration
+from .resource import GROUP, parse_duration
 from .settings import Settings
 from .tenants.checker import TenantChecker
 from .tenants.connections import ConnectionPool
@@ -159,21 +161,6 @@ class OwnCredentials:
         return self._value
 
 
-async def prime_claims(kube: KubeApi, claims: ClaimIndex, gate: Gate,
-                       namespaces: Iterable[str]) -> int:
-    """Every ClientCredentialClient's recorded client id, before any watch starts."""
-    base = f"/apis/{GROUP}/{VERSION}"
-    scopes = list(namespaces)
-    paths = ([f"{base}/namespaces/{segment(ns)}/{PLURAL}" for ns in scopes]
-             if scopes else [f"{base}/{PLURAL}"])
-    count = 0
-    for path in paths:
-        for body in await kube.list_objects(path):
-            gate.observe_resource(body)
-            count += 1
-    return count
-
-
 def election_config(ours: Settings) -> ElectionConfig | None:
     if not ours.leader_election:
         return None
@@ -227,6 +214,8 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
                       max_queue_depth=ours.max_queue_depth, leadership=leadership,
                       events=events)
     gate.poke = runtime.poke
+    streams = ResourceStreams(kube_http, runtime, gate, ours.namespaces, WatchTiming(
+        server_timeout=ours.watch_timeout, read_timeout=ours.watch_timeout + 60))
     checker = TenantChecker(registry, kube, period=ours.tenant_check.total_seconds(),
                             leading=leadership.leading)
     background: list[asyncio.Task[None]] = []
@@ -237,9 +226,12 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
         # Before any watch starts: every tenant object, namespace and recorded client id,
         # so the first passes decide on the whole picture (ownership.py).
         await registry.prime(ours.namespaces)
-        resources = await prime_claims(kube, claims, gate, ours.namespaces)
-        log.info("%d tenant objects, %d resources; default identity service %s",
-                 len(registry.tenant_keys()), resources, ours.identity_url or "(none)")
+        # Then every managed Secret and every resource (streams.py), still before any pass.
+        resources, secrets = await streams.list()
+        log.info("%d tenant objects, %d resources, %d managed Secrets; default identity "
+                 "service %s", len(registry.tenant_keys()), resources, secrets,
+                 ours.identity_url or "(none)")
+        background.append(asyncio.create_task(streams.run()))
         background.append(asyncio.create_task(checker.run()))
         background.append(asyncio.create_task(runtime.run()))
 

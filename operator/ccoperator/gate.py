@@ -9,7 +9,7 @@ either re-evaluates exactly those resources at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -48,7 +48,7 @@ class Gate:
 
     # ------------------------------------------------------------------ what names what
 
-    def observe_resource(self, body: dict[str, Any]) -> None:
+    def observe_resource(self, body: Mapping[str, Any]) -> None:
         """A ClientCredentialClient as the watch (or the start-up LIST) shows it."""
         meta = body.get("metadata") or {}
         uid = str(meta.get("uid") or "")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -103,6 +103,42 @@ class KubeHttp:
 
     async def close(self) -> None:
         await self._session.close()
+
+    async def stream(self, path: str, *, read_timeout: float) -> AsyncIterator[bytes]:
+        """GET a streaming answer (a watch) and yield it line by line (without the newline).
+
+        `read_timeout` bounds the silence between two chunks, not the stream: a watch stays
+        open for minutes. Lines are split here, not by aiohttp's readline, whose limit
+        (128 KiB) a large object in one watch event would exceed.
+        """
+        headers = {}
+        authorization = self._authorization()
+        if authorization:
+            headers["Authorization"] = authorization
+        url = URL(self._base_url + path, encoded=True)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._session.timeout.sock_connect,
+                                        sock_read=read_timeout)
+        try:
+            async with self._session.get(
+                url, headers=headers, allow_redirects=False, timeout=timeout,
+                server_hostname=self._server_hostname, proxy=self._proxy,
+            ) as response:
+                if not 200 <= response.status < 300:
+                    await response.read()
+                    raise KubeApiError(response.status,
+                                       response.reason or _phrase(response.status),
+                                       method="GET", path=path)
+                pending = b""
+                async for chunk in response.content.iter_any():
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield line
+                if pending.strip():
+                    yield pending
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise KubeApiError(None, _describe(exc), method="GET", path=path) from None
 
     async def _exchange(self, method: str, path: str, body: Mapping[str, Any] | None,
                         content_type: str) -> bytes:

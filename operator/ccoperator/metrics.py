@@ -5,15 +5,25 @@ leadership)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -124,6 +134,7 @@ class ResourceCollector(Collector):
         self._lock = threading.Lock()  # scrapes run on the metrics server's thread
         self._clock = clock
         self._built: tuple[float, list[Metric]] | None = None
+        self._text: tuple[tuple[float, list[Metric]], bytes] | None = None
 
     def set(self, uid: str, state: ResourceState) -> None:
         with self._lock:
@@ -138,11 +149,23 @@ class ResourceCollector(Collector):
             return list(self._states.values())
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._snapshot()[1]
+
+    def exposition(self) -> bytes:
+        """The families in the text format, formatted once per snapshot: formatting 20,000
+        series was most of a scrape's cost once the families themselves were kept."""
+        built = self._snapshot()
+        text = self._text
+        if text is None or text[0] is not built:
+            text = self._text = (built, generate_latest(_Families(built[1])))
+        return text[1]
+
+    def _snapshot(self) -> tuple[float, list[Metric]]:
         now = self._clock()
         built = self._built
         if built is None or now - built[0] >= self.REBUILD_AFTER_SECONDS:
             built = self._built = (now, list(self._build()))
-        yield from built[1]
+        return built
 
     def _build(self) -> Iterator[Metric]:
         states = self.states()
@@ -172,8 +195,16 @@ class ResourceCollector(Collector):
         yield deadline
 
 
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+
+
+# Not in REGISTRY: /metrics appends its cached text to the registry's (serve()).
 RESOURCES = ResourceCollector()
-REGISTRY.register(RESOURCES)
 
 
 def resource_state(namespace: str, name: str, status: ClientStatus,
@@ -209,9 +240,40 @@ def forget_resource(uid: str) -> None:
     RESOURCES.forget(uid)
 
 
-def serve(port: int, host: str) -> None:
+class _MetricsHandler(BaseHTTPRequestHandler):
+    """/metrics in the Prometheus text format: the registry's families, formatted at each
+    scrape (counters a poller waits on are never stale), then the per-resource families'
+    text, formatted once per snapshot (ResourceCollector.exposition)."""
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path not in ("/", "/metrics"):
+            self.send_error(404)
+            return
+        body = generate_latest(REGISTRY) + RESOURCES.exposition()
+        self.send_response(200)
+        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None  # one line per scrape is noise
+
+
+class _Server(ThreadingHTTPServer):
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        # An IPv6 bind address ("::") needs an IPv6 socket; the class attribute is IPv4.
+        self.address_family = socket.getaddrinfo(address[0], address[1],
+                                                 type=socket.SOCK_STREAM)[0][0]
+        super().__init__(address, handler)
+
+
+def serve(port: int, host: str) -> ThreadingHTTPServer:
     # ccoperator_leader is set by controller/leader.py as leadership comes and goes.
-    start_http_server(port, addr=host)
+    server = _Server((host, port), _MetricsHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 # ------------------------------------------------------------------------ the work queue

@@ -11,7 +11,7 @@ it (policy.owner), on every pass and after every restart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import policy
@@ -28,7 +28,7 @@ class ClaimIndex:
         self._refused: dict[ClaimKey, set[str]] = {}
         self.freed: list[Callable[[str], None]] = []  # told of each refused uid when it frees
 
-    def observe_body(self, body: dict[str, Any]) -> None:
+    def observe_body(self, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
         status = body.get("status") or {}
         self.observe(str(meta.get("uid") or ""), str(meta.get("creationTimestamp") or ""),

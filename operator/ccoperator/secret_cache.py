@@ -2,7 +2,7 @@
 
 A resync or a restart verifies every resource; reading each one's Secret with a GET costs one
 Kubernetes request per resource and period, and most of the operator's CPU in those phases.
-The Secret watch (handlers.secret_event) already delivers every managed Secret, so its bodies
+The Secret watch (controller/streams.py) already delivers every managed Secret, so its bodies
 are kept here and verification reads them instead.
 
 An entry is only used when it cannot be older than what this process wrote: after we write a

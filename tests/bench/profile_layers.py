@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 LAYERS: list[tuple[str, str]] = [
-    ("Kubernetes calls (kube.py, kube_http.py; official client)",
+    ("Kubernetes calls (kube.py, kube_http.py, kube_watch.py; official client)",
      r"kubernetes/client|urllib3|\(kube\w*\.py:"),
     ("identity client (httpx/httpcore)",
      r"httpx|httpcore|\((client|transport|tokens|retry|paths|errors|models)\.py:"),
@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, str]] = [
     # cli.py and app.py are left out: they are at the bottom of every stack.
     ("ccoperator (reconcile, models, status, handlers)",
      r"\((controller|reconcile|runtime|handlers|remote|resource|conditions|secret_body"
-     r"|secret_cache|metrics|settings|failpoints)\.py:"),
+     r"|secret_cache|metrics|settings|failpoints|streams|workers|queue|timers|gate|policy"
+     r"|ownership|registry)\.py:"),
     ("kopf: per-event processing (causes, handler invocation, daemons)", r"kopf/"),
     ("aiohttp (other)", r"aiohttp/"),
     ("pydantic (other)", r"pydantic"),

@@ -3,6 +3,8 @@ and the per-resource metrics the alerts need."""
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from ccoperator import metrics
 from ccoperator import reconcile as rc
 from ccoperator.conditions import NEEDS_USER, STALLED, Reason, ready_condition, stalled_condition
 from ccoperator.resource import ClientSpec, ClientStatus, Condition, CurrentSecret
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 EARLIER = NOW - timedelta(hours=2)
@@ -182,3 +184,41 @@ def test_unreadable_spec_gives_no_deadline() -> None:
                                    {"roleIds": []}, None)
     assert state.rotate_at is None and state.expires_at == expires
     assert (state.ready, state.reason) == ("False", "InvalidSpec")
+
+
+def test_resource_text_is_formatted_once_per_snapshot() -> None:
+    now = [100.0]
+    c = metrics.ResourceCollector(clock=lambda: now[0])
+    c.set("a", metrics.resource_state("ns", "a", status(Reason.CREATING), SPEC, None))
+    first = c.exposition()
+    assert b'ccoperator_resources{ready="False",reason="Creating"} 1.0' in first
+    assert c.exposition() is first  # same snapshot: the very same bytes, not formatted again
+    c.set("b", metrics.resource_state("ns", "b", status(Reason.CREATING), SPEC, None))
+    now[0] += metrics.ResourceCollector.REBUILD_AFTER_SECONDS
+    assert b'reason="Creating"} 2.0' in c.exposition()
+
+
+def test_the_endpoint_serves_fresh_counters_and_the_resource_families() -> None:
+    metrics.RESOURCES.set("endpoint-test", metrics.resource_state(
+        "ns", "endpoint-test", status(Reason.CREATING), SPEC, None))
+    server = metrics.serve(0, "127.0.0.1")
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        before = REGISTRY.get_sample_value("ccoperator_workqueue_retries_total")
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            assert answer.headers["Content-Type"].startswith("text/plain")
+            text = answer.read().decode()
+        assert f"ccoperator_workqueue_retries_total {before}" in text
+        assert "ccoperator_resources{" in text
+        metrics.QUEUE_RETRIES.inc()
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            # Counters are read at each scrape, never from a cached answer.
+            assert before is not None
+            assert f"ccoperator_workqueue_retries_total {before + 1}" in answer.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(url.replace("/metrics", "/other"), timeout=5)  # noqa: S310
+        assert missing.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+        metrics.RESOURCES.forget("endpoint-test")

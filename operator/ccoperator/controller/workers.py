@@ -1,6 +1,6 @@
 """Keys to reconciles: the watch cache, the work queue and a bounded pool of workers.
 
-kopf's event handlers (handlers.py) keep the latest copy of every resource here and add its
+The resource streams (streams.py) keep the latest copy of every resource here and add its
 key (the uid) to the queue when something that matters changed; timers add keys when a
 resync, a rotation deadline or a retry falls due. Workers take keys; the queue guarantees that
 one key is never held by two workers, so creation, update and deletion (the finalizer, also
