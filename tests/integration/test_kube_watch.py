@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from ccoperator.app import kube_configuration
 from ccoperator.kube_http import KubeHttp, connect
 from ccoperator.kube_watch import ADDED, DELETED, LISTED, MODIFIED, Informer, WatchTiming
 from kubernetes import client
+
+from tests.watch_support import running
 
 pytestmark = pytest.mark.controlplane
 
@@ -67,17 +68,6 @@ def make_secret(core: client.CoreV1Api, namespace: str, name: str, *, watched: b
 
 def touch(core: client.CoreV1Api, namespace: str, name: str, value: str) -> None:
     core.patch_namespaced_secret(name, namespace, {"metadata": {"annotations": {"t": value}}})
-
-
-@contextlib.asynccontextmanager
-async def running(informer: Informer) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(informer.run())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def test_lists_in_pages_then_watches_from_the_lists_version(

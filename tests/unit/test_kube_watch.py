@@ -6,7 +6,6 @@ the version forward; any other failure opens the watch again where it stopped.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from aiohttp import web
 from ccoperator.kube_http import KubeHttp, connect
 from ccoperator.kube_watch import ADDED, DELETED, LISTED, MODIFIED, Informer, WatchTiming
 from kubernetes.client import Configuration
+
+from tests.watch_support import running
 
 PATH = "/api/v1/namespaces/ns/secrets"
 FAST = WatchTiming(server_timeout=30, read_timeout=5, backoff_initial=0.05, backoff_max=0.1)
@@ -94,17 +95,6 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
-
-
-@contextlib.asynccontextmanager
-async def running(informer: Informer) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(informer.run())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.mark.parametrize("gone", ["event", "answer"])
