@@ -167,6 +167,7 @@ class IdentityClient:
     async def aclose(self) -> None:
         """Stop any token request and close the HTTP client if this instance built it."""
         await self._tokens.aclose()
+        await self._endpoint.aclose()
         if self._owns_http:
             await self._http.aclose()
 
