@@ -171,7 +171,8 @@ class Controller:
         written since), keeping the watch's copies of managed Secrets."""
         self._written_status.clear()
         self._secret_versions.clear()
-        self._landed.clear()
+        # `_landed` is kept: it only picks which of two safe reads comes first (a secret add
+        # answered 404 falls back to the POST), whatever another leader did meanwhile.
         self.backoff.clear()
 
     def _retry_in(self, uid: str, retry_after: float | None = None) -> timedelta:
