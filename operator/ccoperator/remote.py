@@ -59,6 +59,8 @@ class RemoteReader:
         self._started_at = clock()
         self._snapshots: dict[str, _Snapshot] = {}
         self._inflight: dict[str, asyncio.Task[_Snapshot]] = {}
+        # When a list call of each tenant last succeeded (its start, on `clock`).
+        self._answered: dict[str, float] = {}
 
     async def get(self, tenant_id: str, client_id: str) -> RemoteClient | None:
         """A fresh read of one client (None when it does not exist)."""
@@ -106,6 +108,13 @@ class RemoteReader:
         if snapshot is not None:
             snapshot.clients.pop(client_id, None)
 
+    def answered_within(self, tenant_id: str, seconds: float) -> bool:
+        """Whether a list of the tenant, sent at most `seconds` ago, succeeded: proof that
+        these credentials get a token and that the tenant answers them (the tenant check's
+        probe, without a call of its own)."""
+        answered = self._answered.get(tenant_id)
+        return answered is not None and self._clock() - answered <= seconds
+
     def _fresh(self, snapshot: _Snapshot, since_start: bool) -> bool:
         if since_start and snapshot.taken_at >= self._started_at:
             return True
@@ -127,10 +136,13 @@ class RemoteReader:
         started = self._clock()
         if self._ids_of is not None and self._identity.api_version is ApiVersion.V1:
             # Only the clients resources hold; one missing from it is still confirmed by GET.
-            listing = await self._identity.list_clients(tenant_id,
-                                                        ids=sorted(self._ids_of(tenant_id)))
+            ids = sorted(self._ids_of(tenant_id))
+            listing = await self._identity.list_clients(tenant_id, ids=ids)
+            if ids:  # no ids, no call: that proves nothing about the tenant
+                self._answered[tenant_id] = started
         else:
             listing = await self._identity.list_clients(tenant_id)
+            self._answered[tenant_id] = started
         snapshot = _Snapshot(
             taken_at=started,
             clients={dto.client_id: to_remote(dto) for dto in listing.items},

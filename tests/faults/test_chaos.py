@@ -186,6 +186,9 @@ def test_burst_under_faults_converges_exactly_once(
         converged = time.monotonic()
         chaos.note(t0, "all Ready")
         counters_at_ready = sim.admin.counters()  # the amplification: up to convergence
+        calls_out = os.environ.get("CCOPERATOR_CHAOS_CALLS")
+        if calls_out:  # every call the simulator logged, to see where the amplification goes
+            Path(calls_out).write_text(json.dumps(sim.admin.calls(), indent=0) + "\n")
         time.sleep(3)  # answers still held back by latency faults land; the loops go idle
 
         # -- invariants ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from ccoperator.identity import ClientDto, ClientList, ClientNotFound
@@ -87,3 +88,26 @@ async def test_a_restart_wave_lists_each_tenant_once_however_long_it_takes() -> 
     # A resync pass holds the snapshot to max_age: the hour-old one is listed again.
     await remote.get_cached("t", "a")
     assert identity.lists == 3
+
+
+async def test_a_successful_list_is_proof_the_tenant_answers_for_a_while() -> None:
+    identity = FakeIdentity({"t": ["a"], "u": []})
+    now = [100.0]
+    remote = reader(identity, now)
+    assert not remote.answered_within("t", 15)
+    assert await remote.get("t", "a") is not None  # a GET is no list
+    assert not remote.answered_within("t", 15)
+    await remote.get_cached("t", "a")
+    now[0] = 115.0
+    assert remote.answered_within("t", 15)
+    assert not remote.answered_within("u", 15)  # per tenant
+    now[0] = 115.5
+    assert not remote.answered_within("t", 15)
+
+
+async def test_a_failed_list_proves_nothing() -> None:
+    identity = FakeIdentity({})  # every list fails (no such tenant here)
+    remote = reader(identity, [0.0])
+    with contextlib.suppress(KeyError):
+        await remote.get_cached("t", "a")
+    assert not remote.answered_within("t", 15)

@@ -101,6 +101,9 @@ class Credential:
     value: SecretStr
     secret_id: int
     expires_at: datetime | None
+    # Every secret id of the client right after this one was issued, when the add answer
+    # said so (unversioned form): which secrets nobody holds is then known without a list.
+    client_secrets: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,9 @@ class Controller:
         self._secret_versions: dict[str, str] = {}
         # The secret lifetime each resource's tenant grants when its spec sets none (metrics).
         self._lifetimes: dict[str, timedelta | None] = {}
+        # uid -> the uid-derived client id whose create may have landed unseen (no answer, or
+        # a 409): the next pass resolves it with a secret add on that id, not another POST.
+        self._landed: dict[str, str] = {}
         # Resources whose finalizer ran: no reconcile may touch them again. Bounded: a loop
         # holding a stale view of a deleted resource is gone within seconds.
         self._finalized: OrderedDict[str, None] = OrderedDict()
@@ -157,6 +163,7 @@ class Controller:
         self._written_status.pop(uid, None)
         self._secret_versions.pop(uid, None)
         self._lifetimes.pop(uid, None)
+        self._landed.pop(uid, None)
         self.backoff.forget(uid)
 
     def reset(self) -> None:
@@ -164,6 +171,8 @@ class Controller:
         written since), keeping the watch's copies of managed Secrets."""
         self._written_status.clear()
         self._secret_versions.clear()
+        # `_landed` is kept: it only picks which of two safe reads comes first (a secret add
+        # answered 404 falls back to the POST), whatever another leader did meanwhile.
         self.backoff.clear()
 
     def _retry_in(self, uid: str, retry_after: float | None = None) -> timedelta:
@@ -364,7 +373,21 @@ class Controller:
         revoke_unknown = plan.revoke_unknown
         lifetime = spec.lifetime(ctx.default_lifetime)
         expires_at = now + lifetime if lifetime is not None else None
-        if plan.create:
+        if plan.create and self._landed.get(o.uid) == plan.client_id and (
+                spec.client_id is None and not o.remote_observed):
+            # An earlier POST of this uid-derived id got no answer (or a 409): the client
+            # most likely exists, with a secret nobody holds. Resolve by asking that id for a
+            # new secret rather than by POSTing it again: the answer says whether the client
+            # exists (404: it does not, create it) and, unversioned, which secrets it holds.
+            try:
+                credential = await self._issue(o, admitted, expires_at)
+            except ClientNotFound:
+                self._landed.pop(o.uid, None)
+            else:
+                revoke_unknown = True
+                self._event(o, False, "Created",
+                            f"Created client {plan.client_id!r} in tenant {tenant!r}.")
+        if plan.create and credential is None:
             desired = rc.desired_remote(o, plan.client_id, ctx)
             try:
                 created = await identity.create_client(tenant, ClientCreate(
@@ -377,6 +400,12 @@ class Controller:
                     secret_description=self._secret_description(o),
                     secret_expiration_date=expires_at,
                 ))
+            except OutcomeUnknown as exc:
+                if spec.client_id is None and (exc.status is None or 200 <= exc.status < 300):
+                    # No answer (or one we could not read): it probably landed. A 5xx answer
+                    # probably did not, and POSTing the same id again is the cheaper read.
+                    self._landed[o.uid] = plan.client_id
+                raise
             except Conflict:
                 if spec.client_id is not None:
                     # A caller-chosen id taken between our GET and POST: someone else's.
@@ -389,7 +418,9 @@ class Controller:
                         "spec.clientId.")
                     return Outcome(ctx.resync, ready=False)
                 # Our uid-derived id: an earlier POST of ours landed but its answer was lost.
-                # The client is ours, its first secret unknown: issue one, revoke the rest.
+                # The client is ours, its first secret unknown: issue one, revoke the rest
+                # (if this pass fails from here on, the next one starts with the secret).
+                self._landed[o.uid] = plan.client_id
                 credential = await self._issue(o, admitted, expires_at)
                 revoke_unknown = True
             else:
@@ -453,7 +484,8 @@ class Controller:
         if plan.delete_old_secret:
             await self._kube.delete_secret(o.namespace, plan.delete_old_secret, o.uid)
 
-        revoked = await self._revoke(o, admitted, plan, current, retiring, revoke_unknown)
+        revoked = await self._revoke(o, admitted, plan, current, retiring, revoke_unknown,
+                                     credential)
         retiring = [r for r in retiring if r.id not in revoked]
 
         final = status.model_copy(update={
@@ -470,6 +502,7 @@ class Controller:
             o, final, True, Reason.CLIENT_READY,
             f"Client {plan.client_id!r} in tenant {tenant!r} is ready; credentials are in "
             f"Secret {plan.secret_name!r}.")
+        self._landed.pop(o.uid, None)  # resolved: the Secret and status hold the client now
         requeue = plan.requeue_after or ctx.resync
         if credential is not None or revoked:
             requeue = min(requeue, self._next_wake(final, ctx, now))
@@ -486,14 +519,17 @@ class Controller:
     async def _issue(self, o: rc.Observed, admitted: Admitted,
                      expires_at: datetime | None) -> Credential:
         identity = admitted.connection.identity
-        added = await identity.add_secret(o.tenant_id, admitted.client_id, SecretCreate(
+        answer = await identity.add_secret_listing(o.tenant_id, admitted.client_id, SecretCreate(
             description=self._secret_description(o), expiration=expires_at))
+        added = answer.secret
         if added.value is None:
             # The secret exists remotely but we never saw its value: the next pass finds the
             # Secret still missing, issues another and revokes this one.
             raise OutcomeUnknown("the service added a secret but returned no value",
                                  method="POST", path="Secret")
-        return Credential(added.value, added.id, added.expiration)
+        known = (frozenset(s.id for s in answer.secrets) if answer.secrets is not None
+                 else None)
+        return Credential(added.value, added.id, added.expiration, client_secrets=known)
 
     async def _write_secret(
         self, o: rc.Observed, plan: rc.Plan, ctx: rc.Context, credential: Credential | None
@@ -531,6 +567,7 @@ class Controller:
         current: CurrentSecret | None,
         retiring: list[RetiringSecret],
         revoke_unknown: bool,
+        credential: Credential | None,
     ) -> set[int]:
         tenant = o.tenant_id
         identity = admitted.connection.identity
@@ -539,8 +576,14 @@ class Controller:
             # Valid secrets are the one in the Secret and those in their grace period; any
             # other one came from an answer we never saw and nobody holds its value.
             keep = {current.id, *(r.id for r in retiring)}
-            remote = await identity.list_secrets(tenant, plan.client_id)
-            targets |= {s.id for s in remote if s.id not in keep}
+            if (credential is not None and credential.secret_id == current.id
+                    and credential.client_secrets is not None):
+                # The add answer of this pass listed them all: the same as a list call now
+                # (nothing else acts on this client while this pass holds its key).
+                existing = set(credential.client_secrets)
+            else:
+                existing = {s.id for s in await identity.list_secrets(tenant, plan.client_id)}
+            targets |= existing - keep
         revoked: set[int] = set()
         for secret_id in sorted(targets):
             with contextlib.suppress(NotFound):  # already gone: that is what we wanted

@@ -27,6 +27,7 @@ from .errors import (
     UnexpectedResponse,
 )
 from .models import (
+    AddedSecret,
     ChildError,
     ClientCreate,
     ClientDto,
@@ -43,6 +44,7 @@ from .transport import OnCall
 from .version import ApiVersion
 
 __all__ = [
+    "AddedSecret",
     "ApiVersion",
     "ChildError",
     "ClientCreate",

@@ -41,6 +41,7 @@ from .errors import (
 from .forms import form_for
 from .listing import id_chunks, total_count
 from .models import (
+    AddedSecret,
     ClientCreate,
     ClientDto,
     ClientList,
@@ -167,6 +168,7 @@ class IdentityClient:
     async def aclose(self) -> None:
         """Stop any token request and close the HTTP client if this instance built it."""
         await self._tokens.aclose()
+        await self._endpoint.aclose()
         if self._owns_http:
             await self._http.aclose()
 
@@ -356,9 +358,21 @@ class IdentityClient:
         Like create, never resent blindly: `OutcomeUnknown` when it may have happened
         (resolve by `list_secrets`: a secret nobody holds the value of can be deleted).
         """
+        return (await self.add_secret_listing(tenant_id, client_id, body)).secret
+
+    async def add_secret_listing(
+        self, tenant_id: str, client_id: str, body: SecretCreate
+    ) -> AddedSecret:
+        """`add_secret`, also returning the client's secrets after the add when the answer
+        holds them (the unversioned form), which spares a `list_secrets` to find the secrets
+        nobody holds. Raises like `add_secret` (`ClientNotFound` when the client is absent)."""
         route = self._paths.secrets_add(tenant_id, client_id)
         response = await self._call(route, json=self._form.add_secret_body(body))
-        secrets = self._parse(route, response, self._form.read_added_secrets)
+        secrets, complete = self._parse(
+            route,
+            response,
+            lambda data: (self._form.read_added_secrets(data), self._form.added_lists_all(data)),
+        )
         issued = [secret for secret in secrets if secret.value is not None]
         if not issued:
             raise OutcomeUnknown(
@@ -373,7 +387,8 @@ class IdentityClient:
                 path=route.path,
                 status=response.status_code,
             )
-        return max(issued, key=lambda secret: secret.id)
+        new = max(issued, key=lambda secret: secret.id)
+        return AddedSecret(secret=new, secrets=tuple(secrets) if complete else None)
 
     async def update_secret(
         self, tenant_id: str, client_id: str, secret_id: int, body: SecretCreate

@@ -13,6 +13,7 @@ naive timestamps are read as UTC. Secret values are `SecretStr`, so `repr`, `str
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
@@ -119,6 +120,16 @@ class SecretInfo(WireModel):
     expiration: UtcDatetime | None = None
     type: str | int | None = None
     expires: bool | None = None  # v1 only: False for a secret that never expires
+
+
+@dataclass(frozen=True)
+class AddedSecret:
+    """The answer of add-secret: the new secret (with its value) and, when the form's answer
+    holds them (unversioned: "the client's secrets"), every secret of the client right after
+    the add; None when only a list call can tell (v1 answers the new secret alone)."""
+
+    secret: SecretInfo
+    secrets: tuple[SecretInfo, ...] | None = None
 
 
 class SecretCreate(WireModel):

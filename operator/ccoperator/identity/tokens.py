@@ -1,8 +1,10 @@
 """Access tokens: discovery, the client-credentials grant, and a shared token cache.
 
 - Discovery reads `token_endpoint` from `{base}/identity/.well-known/openid-configuration`.
-  A configured token URL skips it; when it fails, `{base}/identity/connect/token` is used and
-  discovery is tried again after `rediscover_after` seconds (only a success is kept for good).
+  A configured token URL skips it. Concurrent callers share one discovery in flight; a
+  transient failure (timeout, 429, 5xx) is retried a few times within it. When it still fails,
+  `{base}/identity/connect/token` is used and discovery is tried again after
+  `rediscover_after` seconds (only a success is kept for good).
 - `TokenCache` hands out one token to every caller and renews it a margin before expiry
   (60 s, or 10% of the lifetime for short-lived tokens). Concurrent callers that find no
   usable token share a single in-flight request. A 401 invalidates the token that got it.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import random
@@ -64,6 +67,7 @@ class TokenEndpoint:
         rand: Random = random.random,
         clock: Callable[[], float] = time.monotonic,
         rediscover_after: float = 60.0,
+        discovery_retries: int = 2,
     ) -> None:
         self._transport = transport
         self._base_url = base_url.rstrip("/")
@@ -73,8 +77,14 @@ class TokenEndpoint:
         self._rediscover_after = rediscover_after
         self._fallback_until: float | None = None
         self._policy = policy or RetryPolicy()
+        # Discovery is retried within one flight, but less than a call is: every caller that
+        # needs a token waits for it, and the default path is a usable answer meanwhile.
+        self._discovery_policy = dataclasses.replace(
+            self._policy, max_retries=min(self._policy.max_retries, discovery_retries)
+        )
         self._sleep = sleep
         self._rand = rand
+        self._inflight: asyncio.Task[str | None] | None = None
 
     @property
     def token_url(self) -> str | None:
@@ -82,7 +92,12 @@ class TokenEndpoint:
         return self._configured or self._discovered
 
     async def resolve(self) -> str:
-        """The token URL: configured, else discovered, else the default path."""
+        """The token URL: configured, else discovered, else the default path.
+
+        Every caller that finds no answer yet waits for the same discovery (one request in
+        flight, however many passes start at once); a failure is remembered for
+        `rediscover_after` seconds, during which the default path is answered without a call.
+        """
         if self._configured:
             return self._configured
         if self._discovered:
@@ -90,23 +105,51 @@ class TokenEndpoint:
         default = self._base_url + DEFAULT_TOKEN_PATH
         if self._fallback_until is not None and self._clock() < self._fallback_until:
             return default
-        found = await self._discover()
+        task = self._inflight
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._discover_once())
+            task.add_done_callback(self._discovery_finished)
+            self._inflight = task
+        # shield: one waiter being cancelled must not cancel the discovery the others share.
+        found = await asyncio.shield(task)
+        return found if found is not None else default
+
+    async def _discover_once(self) -> str | None:
+        """One discovery (with its retries); records the outcome for every later caller.
+        Anything but an `IdentityError` (the leadership fence) records nothing."""
+        try:
+            found = await call_with_retries(
+                self._discover,
+                idempotent=True,
+                policy=self._discovery_policy,
+                describe=f"GET {DISCOVERY_PATH}",
+                sleep=self._sleep,
+                rand=self._rand,
+            )
+        except IdentityError as exc:
+            log.warning("token discovery failed, using %s: %s", DEFAULT_TOKEN_PATH, exc.message)
+            found = None
         if found is not None:
             self._discovered = found
             self._fallback_until = None
-            return found
-        # Not asked again on every call while discovery is down, but not given up on either.
-        self._fallback_until = self._clock() + self._rediscover_after
-        return default
+        else:
+            # Not asked again on every call while discovery is down, but not given up on either.
+            self._fallback_until = self._clock() + self._rediscover_after
+        return found
+
+    def _discovery_finished(self, task: asyncio.Task[str | None]) -> None:
+        if self._inflight is task:
+            self._inflight = None
+        if not task.cancelled():
+            task.exception()  # retrieved here so an error no one waits for is not reported
 
     async def _discover(self) -> str | None:
+        """One discovery request. Raises `Transient` for what is worth asking again (no
+        answer, 408, 429, 5xx); None when the service answered without a usable endpoint."""
         url = self._base_url + DISCOVERY_PATH
-        try:
-            response = await self._transport.send("GET", "discovery", url, path=DISCOVERY_PATH)
-        except IdentityError as exc:
-            log.warning("token discovery failed, using %s: %s", DEFAULT_TOKEN_PATH, exc.message)
-            return None
+        response = await self._transport.send("GET", "discovery", url, path=DISCOVERY_PATH)
         endpoint: Any = None
+        document: Any = None
         if response.status_code == 200:
             try:
                 document = response.json()
@@ -114,6 +157,17 @@ class TokenEndpoint:
                 document = None
             if isinstance(document, dict):
                 endpoint = document.get("token_endpoint")
+        else:
+            error = error_from_status(
+                method="GET",
+                path=DISCOVERY_PATH,
+                status=response.status_code,
+                body=None,
+                kind=ResourceKind.TOKEN,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+            if isinstance(error, Transient):
+                raise error
         if isinstance(endpoint, str) and urlsplit(endpoint).scheme in ("http", "https"):
             log.debug("discovered token endpoint %s", _path_of(endpoint))
             return endpoint
@@ -129,6 +183,13 @@ class TokenEndpoint:
             },
         )
         return None
+
+    async def aclose(self) -> None:
+        task = self._inflight
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def request_token(
         self, client_id: str, client_secret: SecretStr | str, *, retry: bool = True

@@ -103,18 +103,82 @@ async def test_a_configured_token_url_skips_discovery(stub: Stub) -> None:
 async def test_failed_discovery_uses_the_default_and_is_tried_again_later(stub: Stub) -> None:
     stub.on("GET", DISCOVERY, answer(503, {"Error": "down"}))
     now = [100.0]
+    sleeps = Sleeps()
     config = IdentityConfig(base_url=stub.base_url, client_id=ADMIN_ID, client_secret=ADMIN_SECRET)
-    async with IdentityClient(config, clock=lambda: now[0]) as api:
+    async with IdentityClient(config, clock=lambda: now[0], sleep=sleeps) as api:
         assert await api.discover_token_url() == stub.base_url + TOKEN
+        # A 503 is worth asking again, a bounded number of times within the one flight.
+        assert stub.count("GET", DISCOVERY) == 3
+        assert len(sleeps.waits) == 2
         assert await api.discover_token_url() == stub.base_url + TOKEN
-        assert stub.count("GET", DISCOVERY) == 1  # not asked again right away
+        assert stub.count("GET", DISCOVERY) == 3  # not asked again right away
         now[0] += 61
         stub.on("GET", DISCOVERY, answer(200, {"token_endpoint": stub.base_url + "/found"}))
         assert await api.discover_token_url() == stub.base_url + "/found"
         assert api.token_url == stub.base_url + "/found"
         now[0] += 1000
         assert await api.discover_token_url() == stub.base_url + "/found"
-    assert stub.count("GET", DISCOVERY) == 2
+    assert stub.count("GET", DISCOVERY) == 4
+
+
+async def test_concurrent_callers_share_one_discovery(stub: Stub) -> None:
+    # Every pass of a new leader asks for the token URL at once: one request serves them all.
+    stub.on("GET", DISCOVERY,
+            slow(0.2, answer(200, {"token_endpoint": stub.base_url + "/custom/token"})))
+    stub.serve_tokens(path="/custom/token")
+    stub.on("GET", CLIENTS + "c1", answer(200, DTO))
+    async with make_client(stub.base_url) as api:
+        urls = await asyncio.gather(*(api.discover_token_url() for _ in range(30)))
+        await asyncio.gather(*(api.get_client(T, "c1") for _ in range(30)))
+    assert set(urls) == {stub.base_url + "/custom/token"}
+    assert stub.count("GET", DISCOVERY) == 1
+    assert stub.count("POST", "/custom/token") == 1
+
+
+async def test_concurrent_callers_share_a_discovery_that_is_retried(stub: Stub) -> None:
+    # The first answer is lost (slower than the read timeout), the second a 503, the third
+    # tells: every waiter gets the discovered URL, after three requests in all.
+    found = answer(200, {"token_endpoint": stub.base_url + "/custom/token"})
+    stub.on("GET", DISCOVERY, sequence(slow(1.5, found), answer(503), found))
+    sleeps = Sleeps()
+    async with make_client(stub.base_url, sleeps) as api:
+        urls = await asyncio.gather(*(api.discover_token_url() for _ in range(10)))
+    assert set(urls) == {stub.base_url + "/custom/token"}
+    assert stub.count("GET", DISCOVERY) == 3
+    assert len(sleeps.waits) == 2
+
+
+async def test_concurrent_callers_share_a_failed_discovery(stub: Stub) -> None:
+    stub.on("GET", DISCOVERY, slow(0.1, answer(500)))
+    sleeps = Sleeps()
+    async with make_client(stub.base_url, sleeps) as api:
+        urls = await asyncio.gather(*(api.discover_token_url() for _ in range(10)))
+        assert api.token_url is None  # a failure is not kept for good
+    assert set(urls) == {stub.base_url + TOKEN}
+    assert stub.count("GET", DISCOVERY) == 3  # one flight: the first try and two retries
+
+
+async def test_a_discovery_answer_without_an_endpoint_is_not_retried(stub: Stub) -> None:
+    stub.on("GET", DISCOVERY, answer(200, {"issuer": "somewhere"}))
+    async with make_client(stub.base_url) as api:
+        assert await api.discover_token_url() == stub.base_url + TOKEN
+        assert await api.discover_token_url() == stub.base_url + TOKEN
+    assert stub.count("GET", DISCOVERY) == 1
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_discovery(stub: Stub) -> None:
+    stub.on("GET", DISCOVERY,
+            slow(0.3, answer(200, {"token_endpoint": stub.base_url + "/custom/token"})))
+    async with make_client(stub.base_url) as api:
+        first = asyncio.create_task(api.discover_token_url())
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(api.discover_token_url())
+        await asyncio.sleep(0.05)
+        first.cancel()
+        assert await second == stub.base_url + "/custom/token"
+        assert first.cancelled()
+        assert api.token_url == stub.base_url + "/custom/token"
+    assert stub.count("GET", DISCOVERY) == 1
 
 
 async def test_refused_credentials(stub: Stub) -> None:
@@ -232,7 +296,7 @@ async def test_connection_refused_is_transient_and_safe_even_for_create() -> Non
         with pytest.raises(Transient) as caught:
             await api.get_client(T, "c1")
         assert caught.value.not_processed
-        assert len(sleeps.waits) == 3
+        assert len(sleeps.waits) == 2 + 3  # discovery's two retries, then the call's three
         with pytest.raises(Transient) as created:
             await api.create_client(T, ClientCreate(client_id="c1", name="x"))
         assert not isinstance(created.value, OutcomeUnknown)

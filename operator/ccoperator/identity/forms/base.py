@@ -65,5 +65,10 @@ class ApiForm(ABC):
     def read_added_secrets(self, data: Any) -> list[SecretInfo]:
         """The add-secret answer as secrets, the new one with its value among them."""
 
+    def added_lists_all(self, data: Any) -> bool:
+        """Whether this add-secret answer lists every secret of the client (so no list call
+        is needed to learn which secrets exist)."""
+        return False
+
     def read_roles(self, data: Any) -> list[Role]:
         raise NotImplementedError(f"the {self.version} form has no roles endpoint")
