@@ -198,11 +198,7 @@ class Runtime:
                 await self._finalize(view)
                 return
             if FINALIZER not in view.finalizers:
-                # Before any identity call: a resource deleted from here on waits for us.
-                assert view.resource_version is not None
-                await self._kube.set_finalizers(view.namespace, view.name,
-                                                view.resource_version,
-                                                [*view.finalizers, FINALIZER])
+                await self._add_finalizer(view, cause)
             outcome = await self.controller.reconcile(view, cause)
             metrics.observe_reconcile(cause, "ready" if outcome.ready else "not_ready")
         except NotLeading:
@@ -220,9 +216,28 @@ class Runtime:
             metrics.QUEUE_RETRIES.inc()
             self.queue.add_rate_limited(uid)
             return
+        finally:
+            self.controller.drop_prefetched(uid)
         delay = outcome.requeue_after.total_seconds()
         jitter = RESYNC_JITTER if delay >= self._resync * (1 - RESYNC_JITTER) else 0.0
         self.queue.add_after(uid, delay, jitter=jitter, replace=True)
+
+    async def _add_finalizer(self, view: ResourceView, cause: Cause) -> None:
+        """Our finalizer, before any identity call and any other write: a resource deleted
+        from here on waits for us. The Secret read a change pass starts with goes out at the
+        same time (a read: nothing depends on its order against the PATCH); the pass itself,
+        and every write of it, waits for the PATCH."""
+        assert view.resource_version is not None
+        patch = self._kube.set_finalizers(view.namespace, view.name, view.resource_version,
+                                          [*view.finalizers, FINALIZER])
+        if cause is not Cause.CHANGE:
+            await patch
+            return
+        results = await asyncio.gather(patch, self.controller.prefetch_secret(view),
+                                       return_exceptions=True)
+        if isinstance(results[0], BaseException):
+            raise results[0]
+        # A failed read is not kept (prefetch_secret): the pass reads again itself.
 
     async def _finalize(self, view: ResourceView) -> None:
         if FINALIZER not in view.finalizers:
