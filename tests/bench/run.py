@@ -178,7 +178,7 @@ class Bench:
         assert self.operator is not None and self.operator.proc is not None
         return self.operator.proc.pid
 
-    def profile(self, pid: int, name: str, seconds: float) -> None:
+    def profile(self, pid: int, name: str, seconds: float, rate: int = 50) -> None:
         """py-spy the process for `seconds` (only with --profile)."""
         if not self.args.profile:
             return
@@ -190,7 +190,7 @@ class Bench:
         out.mkdir(parents=True, exist_ok=True)
         for fmt, ext in (("raw", "txt"),):
             self.profiles.append(subprocess.Popen(
-                [spy, "record", "--pid", str(pid), "--rate", "50", "--gil", "--duration",
+                [spy, "record", "--pid", str(pid), "--rate", str(rate), "--gil", "--duration",
                  str(int(seconds)), "--format", fmt, "--output", str(out / f"{name}.{ext}"),
                  "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -228,6 +228,9 @@ class Bench:
         latencies: list[float] = []
         marks = self.window()
         window = self.cpu_window(who, self.operator_pid if who == "operator" else 0)
+        if who == "operator":
+            # Each create is ~20 ms of work among 300 ms pauses: sample densely.
+            self.profile(self.operator_pid, "single-operator", n * 0.35 + 1, rate=1000)
         for i in range(n):
             key = (namespace, f"single-{i:03d}")
             t0 = time.monotonic()

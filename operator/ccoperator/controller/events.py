@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,15 +50,22 @@ def event_body(view: ResourceView, *, warning: bool, reason: str, message: str,
 
 
 class EventPoster:
-    def __init__(self, kube: KubeApi) -> None:
+    # An event is posted this long after the pass queued it, not at once: the pass that
+    # caused it still has its Secret and status to write, and an Event written alongside
+    # competes with them for the API server and etcd (a single create's latency). Later
+    # events are not held up by more than this: the wait counts from each one's queueing.
+    DEFER_SECONDS = 0.05
+
+    def __init__(self, kube: KubeApi, clock: Callable[[], float] = time.monotonic) -> None:
         self._kube = kube
-        self._pending: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_PENDING)
+        self._clock = clock
+        self._pending: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue(MAX_PENDING)
 
     def __call__(self, view: ResourceView, *, warning: bool, reason: str, message: str) -> None:
         body = event_body(view, warning=warning, reason=reason, message=message,
                           now=datetime.now(UTC))
         try:
-            self._pending.put_nowait(body)
+            self._pending.put_nowait((self._clock() + self.DEFER_SECONDS, body))
         except asyncio.QueueFull:
             log.warning("dropping event %s on %s/%s: too many pending", reason,
                         view.namespace, view.name)
@@ -67,7 +76,10 @@ class EventPoster:
 
     async def run(self) -> None:
         while True:
-            body = await self._pending.get()
+            due, body = await self._pending.get()
+            wait = due - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
             try:
                 await self._kube.post_event(body["metadata"]["namespace"], body)
             except NotLeading:
