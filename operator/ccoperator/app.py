@@ -227,9 +227,9 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
         # so the first passes decide on the whole picture (ownership.py).
         await registry.prime(ours.namespaces)
         # Then every managed Secret and every resource (streams.py), still before any pass.
-        resources, secrets = await streams.list()
-        log.info("%d tenant objects, %d resources, %d managed Secrets; default identity "
-                 "service %s", len(registry.tenant_keys()), resources, secrets,
+        resources, secrets, others = await streams.list()
+        log.info("%d tenant objects, %d resources, %d managed Secrets (%d others); default "
+                 "identity service %s", len(registry.tenant_keys()), resources, secrets, others,
                  ours.identity_url or "(none)")
         background.append(asyncio.create_task(streams.run()))
         background.append(asyncio.create_task(checker.run()))

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from kubernetes.client import Configuration
 
 JSON = "application/json"
+# Objects reduced to their metadata (PartialObjectMetadata): names without data.
+METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -84,9 +87,11 @@ class KubeHttp:
         self._proxy = proxy
 
     async def request_json(self, method: str, path: str, body: Mapping[str, Any] | None = None,
-                           *, content_type: str = JSON) -> dict[str, Any]:
-        """Send, and return the answer's JSON object; raise KubeApiError unless 2xx."""
-        raw = await self._exchange(method, path, body, content_type)
+                           *, content_type: str = JSON, accept: str | None = None
+                           ) -> dict[str, Any]:
+        """Send, and return the answer's JSON object; raise KubeApiError unless 2xx.
+        `accept`: another representation (metadata only: `METADATA_LIST`)."""
+        raw = await self._exchange(method, path, body, content_type, accept)
         try:
             answer = json.loads(raw)
         except ValueError:
@@ -104,7 +109,8 @@ class KubeHttp:
     async def close(self) -> None:
         await self._session.close()
 
-    async def stream(self, path: str, *, read_timeout: float) -> AsyncIterator[bytes]:
+    async def stream(self, path: str, *, read_timeout: float,
+                     accept: str | None = None) -> AsyncIterator[bytes]:
         """GET a streaming answer (a watch) and yield it line by line (without the newline).
 
         `read_timeout` bounds the silence between two chunks, not the stream: a watch stays
@@ -115,6 +121,8 @@ class KubeHttp:
         authorization = self._authorization()
         if authorization:
             headers["Authorization"] = authorization
+        if accept:
+            headers["Accept"] = accept
         url = URL(self._base_url + path, encoded=True)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._session.timeout.sock_connect,
                                         sock_read=read_timeout)
@@ -141,11 +149,13 @@ class KubeHttp:
             raise KubeApiError(None, _describe(exc), method="GET", path=path) from None
 
     async def _exchange(self, method: str, path: str, body: Mapping[str, Any] | None,
-                        content_type: str) -> bytes:
+                        content_type: str, accept: str | None = None) -> bytes:
         headers = {}
         authorization = self._authorization()
         if authorization:
             headers["Authorization"] = authorization
+        if accept:
+            headers["Accept"] = accept
         data = None
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()

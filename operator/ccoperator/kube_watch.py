@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from .kube_http import KubeApiError, KubeHttp
+from .kube_http import METADATA, METADATA_LIST, KubeApiError, KubeHttp
 
 log = logging.getLogger("ccoperator.watch")
 
@@ -68,7 +68,8 @@ class Informer:
 
     def __init__(self, http: KubeHttp, path: str, on_event: EventHandler, *,
                  label_selector: str | None = None, timing: WatchTiming | None = None,
-                 page_size: int = 500, on_relist: Callable[[], None] | None = None) -> None:
+                 page_size: int = 500, on_relist: Callable[[], None] | None = None,
+                 metadata_only: bool = False) -> None:
         self._http = http
         self.path = path
         self._on_event = on_event
@@ -78,6 +79,9 @@ class Informer:
         self._on_relist = on_relist
         self._known: dict[_Key, _Known] = {}
         self.resource_version: str | None = None
+        # Metadata only: the objects' names, labels and versions, never their data (for
+        # Secrets that are not ours, whose names are all we need).
+        self._accept = (METADATA_LIST, METADATA) if metadata_only else (None, None)
 
     def __len__(self) -> int:
         return len(self._known)
@@ -102,7 +106,8 @@ class Informer:
                     query["continue"] = token
                 if self._selector:
                     query["labelSelector"] = self._selector
-                page = await self._http.request_json("GET", f"{self.path}?{urlencode(query)}")
+                page = await self._http.request_json("GET", f"{self.path}?{urlencode(query)}",
+                                                     accept=self._accept[0])
                 meta = page.get("metadata") or {}
                 # The version of the whole list is the first page's: later pages are served
                 # from that same snapshot.
@@ -169,7 +174,8 @@ class Informer:
         delivered = False
         try:
             async for line in self._http.stream(f"{self.path}?{urlencode(query)}",
-                                                read_timeout=self._timing.read_timeout):
+                                                read_timeout=self._timing.read_timeout,
+                                                accept=self._accept[1]):
                 try:
                     event = json.loads(line)
                 except ValueError:

@@ -8,8 +8,9 @@ are kept here and verification reads them instead.
 An entry is only used when it cannot be older than what this process wrote: after we write a
 Secret, its entry counts only once the watch has shown that very resourceVersion. A change by
 someone else that the watch has not delivered yet is seen when its event arrives (the event
-wakes the resource's loop for a pass that GETs). Secrets the watch does not cover (a foreign
-Secret without our labels in the way) are never here, so a miss means "GET", never "absent".
+wakes the resource's loop for a pass that GETs). Secrets without our label are watched by
+name only (metadata, never data): once both watches have listed, a name neither knows is
+absent, and a first create needs no GET of its Secret (`known_absent`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ _Key = tuple[str, str]  # (namespace, name)
 class SecretCache:
     def __init__(self) -> None:
         self._bodies: dict[_Key, dict[str, Any]] = {}
+        # Names of the other Secrets in the watched namespaces (a metadata-only watch of
+        # those without our label): with both complete, a name in neither is absent.
+        self._foreign: set[_Key] = set()
+        self.complete = False  # both listed (streams.py), so a miss in both means absent
 
     def __len__(self) -> int:
         return len(self._bodies)
@@ -55,6 +60,22 @@ class SecretCache:
     def gone(self, body: Mapping[str, Any]) -> None:
         """A watch event said DELETED."""
         self._bodies.pop(self._key(body), None)
+
+    def foreign_seen(self, body: Mapping[str, Any]) -> None:
+        """A Secret without our label exists (metadata only: its data is never read)."""
+        self._foreign.add(self._key(body))
+
+    def foreign_gone(self, body: Mapping[str, Any]) -> None:
+        self._foreign.discard(self._key(body))
+
+    def known_absent(self, namespace: str, name: str, *, wrote_version: str | None) -> bool:
+        """True when no Secret of that name exists as far as the watches know, and nothing
+        this process wrote there can be missing from them: a pass may then take "absent"
+        without a GET. A Secret made since, not shown yet, still fails our create-only write
+        (409), as it would after a GET that found nothing."""
+        key = (namespace, name)
+        return (self.complete and wrote_version is None and key not in self._bodies
+                and key not in self._foreign)
 
     def get(
         self,

@@ -156,3 +156,32 @@ async def test_a_consumer_that_fails_does_not_end_the_watch(
         make_secret(core, namespace, "fine")
         assert await seen.wait_for(1) == [(ADDED, "fine")]
         assert not task.done()
+
+
+async def test_metadata_only_names_every_other_secret_and_never_carries_data(
+        http: KubeHttp, core: client.CoreV1Api, namespace: str) -> None:
+    bodies: list[tuple[str, dict[str, Any]]] = []
+    seen = Recorder()
+
+    def keep(kind: str, body: dict[str, Any]) -> None:
+        bodies.append((kind, body))
+        seen(kind, body)
+
+    make_secret(core, namespace, "theirs-before", watched=False)
+    make_secret(core, namespace, "ours", watched=True)
+    informer = Informer(http, f"/api/v1/namespaces/{namespace}/secrets", keep,
+                        label_selector=f"{LABEL}!=yes", timing=FAST, metadata_only=True)
+    assert await informer.list() == 1
+    assert seen.take() == [(LISTED, "theirs-before")]
+    async with running(informer):
+        make_secret(core, namespace, "theirs-after", watched=False)
+        # A Secret without the label at all is "not ours" too.
+        core.create_namespaced_secret(namespace, client.V1Secret(
+            metadata=client.V1ObjectMeta(name="unlabelled"), data={"v": "eA=="}))
+        assert await seen.wait_for(2) == [(ADDED, "theirs-after"), (ADDED, "unlabelled")]
+        core.delete_namespaced_secret("theirs-before", namespace)
+        assert await seen.wait_for(1) == [(DELETED, "theirs-before")]
+    assert [kind for kind, _ in bodies] == [LISTED, ADDED, ADDED, DELETED]
+    for _, body in bodies:
+        assert body.get("kind") == "PartialObjectMetadata", body.get("kind")
+        assert "data" not in body

@@ -64,3 +64,22 @@ def test_managed_fields_are_not_kept() -> None:
     cache = SecretCache()
     cache.seen(body("5"))
     assert "managedFields" not in str(cache._bodies)
+
+
+def test_a_name_is_known_absent_only_when_both_watches_listed_and_neither_knows_it() -> None:
+    cache = SecretCache()
+    # Before the listings are complete, a miss proves nothing.
+    assert not cache.known_absent("ns", "app-credentials", wrote_version=None)
+    cache.complete = True
+    assert cache.known_absent("ns", "app-credentials", wrote_version=None)
+    # Ours (managed), someone else's (a name only), or one this process wrote: not absent.
+    cache.seen(body("5"))
+    assert not cache.known_absent("ns", "app-credentials", wrote_version=None)
+    cache.gone(body("5"))
+    foreign = {"metadata": {"namespace": "ns", "name": "app-credentials"}}
+    cache.foreign_seen(foreign)
+    assert not cache.known_absent("ns", "app-credentials", wrote_version=None)
+    cache.foreign_gone(foreign)
+    assert cache.known_absent("ns", "app-credentials", wrote_version=None)
+    assert not cache.known_absent("ns", "app-credentials", wrote_version="7")
+    assert cache.known_absent("other-ns", "app-credentials", wrote_version=None)

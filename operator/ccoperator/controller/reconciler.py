@@ -273,7 +273,7 @@ class Controller:
             raise  # reconcile() backs off; a working client stays Ready meanwhile
         except IdentityError as exc:
             return await self._permanent(view, status, admitted.tenant_id, exc)
-        secret = await self._observe_secret(view, spec, cause)
+        secret = await self._observe_secret(view, spec, cause, status)
         observed = rc.Observed(
             name=view.name,
             namespace=view.namespace,
@@ -321,14 +321,25 @@ class Controller:
         except ValueError:
             return  # the pass reports it
         name, key = spec.secret_name(view.name), spec.secret.keys.client_secret
+        status = self._written_status.get(view.uid) or ClientStatus.from_body(view.status)
+        if self._known_absent(view, name, status):
+            return  # nothing to read: the pass takes "absent" from the watches
         secret = await self._kube.get_secret(view.namespace, name, view.uid, key)
         self._prefetched[view.uid] = (name, key, secret)
+
+    def _known_absent(self, view: ResourceView, name: str, status: ClientStatus) -> bool:
+        """A first create (no client recorded yet) whose Secret name neither watch knows.
+        Only then: after a takeover, a pass of a recorded client could miss the Secret the
+        last leader wrote a moment ago, and would issue a secret only to have its
+        create-only write refused."""
+        return status.client_id is None and self._secrets.known_absent(
+            view.namespace, name, wrote_version=self._secret_versions.get(view.uid))
 
     def drop_prefetched(self, uid: str) -> None:
         self._prefetched.pop(uid, None)
 
     async def _observe_secret(
-        self, view: ResourceView, spec: ClientSpec, cause: Cause
+        self, view: ResourceView, spec: ClientSpec, cause: Cause, status: ClientStatus
     ) -> rc.SecretObject | None:
         name, key = spec.secret_name(view.name), spec.secret.keys.client_secret
         prefetched = self._prefetched.pop(view.uid, None)
@@ -343,6 +354,11 @@ class Controller:
             if cached is not None:
                 metrics.observe_secret_read("watch")
                 return cached
+        if self._known_absent(view, name, status):
+            # Neither watch knows a Secret of that name (a first create, mostly): as fresh
+            # as a GET that finds nothing, and a create-only write still guards the race.
+            metrics.observe_secret_read("watch")
+            return None
         metrics.observe_secret_read("api")
         return await self._kube.get_secret(view.namespace, name, view.uid, key)
 
@@ -352,6 +368,11 @@ class Controller:
 
     def secret_gone(self, body: Mapping[str, Any]) -> None:
         self._secrets.gone(body)
+
+    @property
+    def secrets(self) -> SecretCache:
+        """The watches' copies of Secrets (streams.py fills the foreign names directly)."""
+        return self._secrets
 
     async def _observe_remote(
         self, admitted: Admitted, spec: ClientSpec, status: ClientStatus, view: ResourceView,

@@ -13,7 +13,9 @@ Per event:
   all would trade the per-tenant list for one GET per resource.
 
 `list()` reads the Secrets first, then the resources, before any worker runs: the first
-passes find every Secret in the cache (no GET) and every recorded claim in the gate.
+passes find every Secret in the cache (no GET) and every recorded claim in the gate. The
+Secrets that are not ours are watched too, by name only (metadata, never data): a first
+create then knows without a GET whether its Secret's name is free.
 """
 
 from __future__ import annotations
@@ -47,18 +49,27 @@ class ResourceStreams:
         self._secrets = [Informer(http, path, self.secret_event, timing=timing,
                                   label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
                          for path in secrets]
+        # Every other Secret, by name only (metadata: never its data): whether a name a
+        # first create wants is taken is then known without a GET (SecretCache.known_absent).
+        self._foreign = [Informer(http, path, self.foreign_secret_event, timing=timing,
+                                  label_selector=f"{MANAGED_BY_LABEL}!={MANAGED_BY_VALUE}",
+                                  metadata_only=True)
+                         for path in secrets]
         self._resources = [Informer(http, path, self.resource_event, timing=timing)
                            for path in resources]
 
-    async def list(self) -> tuple[int, int]:
-        """Every managed Secret, then every resource. Returns (resources, Secrets)."""
+    async def list(self) -> tuple[int, int, int]:
+        """Every managed Secret, the other Secrets' names, then every resource.
+        Returns (resources, managed Secrets, other Secrets)."""
         secrets = sum([await informer.list() for informer in self._secrets])
+        foreign = sum([await informer.list() for informer in self._foreign])
+        self._runtime.controller.secrets.complete = True
         resources = sum([await informer.list() for informer in self._resources])
-        return resources, secrets
+        return resources, secrets, foreign
 
     async def run(self) -> None:
         """Watch every collection until cancelled."""
-        await asyncio.gather(*(informer.run() for informer in [*self._secrets,
+        await asyncio.gather(*(informer.run() for informer in [*self._secrets, *self._foreign,
                                                                *self._resources]))
 
     def resource_event(self, kind: str, body: Mapping[str, Any]) -> None:
@@ -69,6 +80,13 @@ class ResourceStreams:
             return
         self._gate.observe_resource(body)
         self._runtime.observe(body)
+
+    def foreign_secret_event(self, kind: str, body: Mapping[str, Any]) -> None:
+        cache = self._runtime.controller.secrets
+        if kind == DELETED:
+            cache.foreign_gone(body)
+        else:
+            cache.foreign_seen(body)
 
     def secret_event(self, kind: str, body: Mapping[str, Any]) -> None:
         controller = self._runtime.controller
