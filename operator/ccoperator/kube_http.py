@@ -76,8 +76,14 @@ class KubeHttp:
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str,
                  authorization: Authorization, *, server_hostname: str | None = None,
-                 proxy: str | None = None) -> None:
+                 proxy: str | None = None,
+                 stream_session: aiohttp.ClientSession | None = None) -> None:
         self._session = session
+        # Watches hold their connection for minutes, one per collection and namespace: on
+        # the requests' bounded pool, 32 of them would leave no connection for any request
+        # (everything waits, forever). They get a pool of their own, unbounded: one
+        # connection per stream is what they need.
+        self._stream_session = stream_session or session
         # Called right before every write is sent (leader election's fence: it raises when
         # this process may not write). Reads always go out: standbys keep caches warm.
         self.write_guard: Callable[[], None] | None = None
@@ -108,6 +114,8 @@ class KubeHttp:
 
     async def close(self) -> None:
         await self._session.close()
+        if self._stream_session is not self._session:
+            await self._stream_session.close()
 
     async def stream(self, path: str, *, read_timeout: float,
                      accept: str | None = None) -> AsyncIterator[bytes]:
@@ -124,10 +132,11 @@ class KubeHttp:
         if accept:
             headers["Accept"] = accept
         url = URL(self._base_url + path, encoded=True)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._session.timeout.sock_connect,
+        timeout = aiohttp.ClientTimeout(total=None,
+                                        sock_connect=self._stream_session.timeout.sock_connect,
                                         sock_read=read_timeout)
         try:
-            async with self._session.get(
+            async with self._stream_session.get(
                 url, headers=headers, allow_redirects=False, timeout=timeout,
                 server_hostname=self._server_hostname, proxy=self._proxy,
             ) as response:
@@ -242,9 +251,16 @@ def authorization(configuration: Configuration) -> Authorization:
 def connect(configuration: Configuration, limits: HttpLimits | None = None) -> KubeHttp:
     """A KubeHttp for the API server `configuration` describes. Call on the event loop."""
     limits = limits or HttpLimits()
-    connector = aiohttp.TCPConnector(limit=limits.max_connections,
-                                     ssl=ssl_context(configuration))
-    session = aiohttp.ClientSession(
+    context = ssl_context(configuration)
+    session = _session(aiohttp.TCPConnector(limit=limits.max_connections, ssl=context), limits)
+    streams = _session(aiohttp.TCPConnector(limit=0, ssl=context), limits)
+    return KubeHttp(session, configuration.host, authorization(configuration),
+                    server_hostname=getattr(configuration, "tls_server_name", None) or None,
+                    proxy=proxy_for(configuration), stream_session=streams)
+
+
+def _session(connector: aiohttp.TCPConnector, limits: HttpLimits) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
         connector=connector,
         # sock_connect, not connect: waiting for a free pooled connection is not a connect
         # failure (see HttpLimits).
@@ -256,9 +272,6 @@ def connect(configuration: Configuration, limits: HttpLimits | None = None) -> K
         # The configuration has already read the environment (proxy_for); no .netrc either.
         trust_env=False,
     )
-    return KubeHttp(session, configuration.host, authorization(configuration),
-                    server_hostname=getattr(configuration, "tls_server_name", None) or None,
-                    proxy=proxy_for(configuration))
 
 
 def proxy_for(configuration: Configuration) -> str | None:

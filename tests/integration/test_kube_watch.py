@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ccoperator.app import kube_configuration
-from ccoperator.kube_http import KubeHttp, connect
+from ccoperator.kube_http import HttpLimits, KubeHttp, connect
 from ccoperator.kube_watch import ADDED, DELETED, LISTED, MODIFIED, Informer, WatchTiming
 from kubernetes import client
 
@@ -185,3 +186,25 @@ async def test_metadata_only_names_every_other_secret_and_never_carries_data(
     for _, body in bodies:
         assert body.get("kind") == "PartialObjectMetadata", body.get("kind")
         assert "data" not in body
+
+
+async def test_watches_never_take_the_connections_requests_need(
+        kubeconfig: Path, core: client.CoreV1Api, namespace: str) -> None:
+    # More open watches than the request pool has connections (2 here, 32 by default; an
+    # operator watching 11 namespaces holds 33): requests must still go out at once.
+    connection = connect(kube_configuration(str(kubeconfig)), HttpLimits(max_connections=2))
+    try:
+        informers = [Informer(connection, f"/api/v1/namespaces/{namespace}/secrets",
+                              Recorder(), label_selector=SELECTOR, timing=FAST)
+                     for _ in range(5)]
+        for informer in informers:
+            await informer.list()
+        async with contextlib.AsyncExitStack() as stack:
+            for informer in informers:
+                await stack.enter_async_context(running(informer))
+            await asyncio.sleep(0.5)  # every watch open
+            async with asyncio.timeout(10):
+                for _ in range(4):
+                    await connection.request_json("GET", f"/api/v1/namespaces/{namespace}")
+    finally:
+        await connection.close()
