@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,7 @@ class Informer:
         self._on_relist = on_relist
         self._known: dict[_Key, _Known] = {}
         self.resource_version: str | None = None
+        self._last_event = float("-inf")  # when a watch last delivered an event (monotonic)
         # Metadata only: the objects' names, labels and versions, never their data (for
         # Secrets that are not ours, whose names are all we need).
         self._accept = (METADATA_LIST, METADATA) if metadata_only else (None, None)
@@ -142,12 +144,15 @@ class Informer:
         """Watch until cancelled (list first if `list()` was not called)."""
         delay = self._timing.backoff_initial
         while True:
+            opened = time.monotonic()
             try:
                 if self.resource_version is None:
                     await self.list()
-                if await self._watch_once():
+                delivered = await self._watch_once()
+                if delivered or time.monotonic() - opened >= 1.0:
                     delay = self._timing.backoff_initial
-                continue
+                    continue  # the server ended a healthy stream: open the next one at once
+                # Ended at once without a word (a proxy closing it?): not in a tight loop.
             except Expired:
                 log.info("%s: resourceVersion %s is gone; listing again", self.path,
                          self.resource_version)
@@ -160,6 +165,8 @@ class Informer:
                     self.resource_version = None  # list again on the next round
                     log.warning("%s: list failed (%s); retrying in %.1fs", self.path, exc, delay)
             except KubeApiError as exc:
+                if self._delivered_since(opened):
+                    delay = self._timing.backoff_initial  # it worked until now: a new failure
                 log.warning("%s: watch failed (%s); retrying in %.1fs", self.path, exc, delay)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # jitter only
             delay = min(delay * 2, self._timing.backoff_max)
@@ -204,6 +211,7 @@ class Informer:
             if version:
                 self.resource_version = str(version)
             return
+        self._last_event = time.monotonic()
         if kind not in (ADDED, MODIFIED, DELETED):
             return
         key = _key(body)
@@ -214,6 +222,9 @@ class Informer:
         if version:
             self.resource_version = str(version)
         self._emit(str(kind), body)
+
+    def _delivered_since(self, moment: float) -> bool:
+        return self._last_event >= moment
 
     def _emit(self, kind: str, body: dict[str, Any]) -> None:
         try:

@@ -154,3 +154,20 @@ async def test_bookmarks_and_events_move_the_version_a_broken_stream_resumes_fro
     assert events == [(ADDED, "a")]
     # No new list: each new watch starts where the last one got to (the bookmark's version).
     assert script.watched_from == ["10", "30", "30"] and script.list_calls == 1
+
+
+async def test_a_stream_that_ends_at_once_is_not_reopened_in_a_tight_loop(
+        server: tuple[Script, str], http: KubeHttp) -> None:
+    script, _ = server
+    script.lists = [listing("10")]
+
+    async def empty(request: web.Request) -> web.StreamResponse:
+        return await stream(request, [])  # 200, then closed without an event
+
+    script.watches = [empty] * 1000
+    informer = Informer(http, PATH, lambda k, b: None, timing=FAST)
+    await informer.list()
+    async with running(informer):
+        await asyncio.sleep(0.6)
+    # Backing off from 0.05 s (at most 0.1 s here): a handful of opens, not hundreds.
+    assert 2 <= len(script.watched_from) <= 12, len(script.watched_from)
