@@ -206,6 +206,14 @@ class Kube:
     def events(self, namespace: str) -> list[k8s.CoreV1Event]:
         return list(self.core.list_namespaced_event(namespace).items)
 
+    def wait_event(self, namespace: str, reason: str, timeout: float = 10) -> k8s.CoreV1Event:
+        """The first Event with this reason. Events are posted after the pass that caused
+        them (controller/events.py), so one may land a moment after the status it explains."""
+        found: k8s.CoreV1Event = wait_for(
+            lambda: next((e for e in self.events(namespace) if e.reason == reason), None),
+            timeout=timeout, what=f"a {reason} event in {namespace}")
+        return found
+
     def ready(self, namespace: str, name: str) -> dict[str, Any] | None:
         obj = self.get_ccc(namespace, name)
         if obj is None:

@@ -60,7 +60,7 @@ def test_operator_runs_under_deploy_rbac_through_full_lifecycle(
              d["clientSecret"] != data["clientSecret"], what="rotation under RBAC")
     kube.core.delete_namespaced_secret("app-credentials", namespace)
     wait_for(lambda: kube.secret(namespace, "app-credentials"), what="Secret restored")
-    assert "Rotated" in {e.reason for e in kube.events(namespace)}  # events: create allowed
+    kube.wait_event(namespace, "Rotated")  # events: create allowed
 
     kube.delete_ccc(namespace, "app")
     kube.wait_gone(namespace, "app")

@@ -104,8 +104,7 @@ def test_remote_deleted_out_of_band_is_recreated(operator: OperatorProcess, kube
                    what="new credentials")
     assert new["clientId"] == client_id  # the same id where the service allows it
     assert authenticates(sim, new)
-    reasons = {e.reason for e in kube.events(namespace)}
-    assert "Recreated" in reasons
+    kube.wait_event(namespace, "Recreated")
 
 
 def test_deleted_secret_is_restored_and_lost_one_revoked(operator: OperatorProcess,

@@ -31,6 +31,7 @@ def test_secret_values_stay_in_the_secret(operator: OperatorProcess, kube: Kube,
 
     logs = operator.logs()
     assert "Created client" in logs or "reconcil" in logs.lower() or logs, "no logs captured"
+    kube.wait_event(namespace, "Rotated")  # the rotation's events are among those read
     events = json.dumps([e.to_dict() for e in kube.events(namespace)], default=str)
     objects = json.dumps([kube.get_ccc(namespace, n) for n in ("a", "b")], default=str)
     for value in values:

@@ -65,7 +65,7 @@ def test_existing_id_without_adopt_is_client_id_taken(operator: OperatorProcess,
     assert cond["status"] == "False" and "spec.adopt" in cond["message"]
     assert sim_api.get_client(TENANT, "taken")["Name"] == "someone else's"
     assert kube.secret(namespace, "app-credentials") is None
-    assert "ClientIdTaken" in {e.reason for e in kube.events(namespace)}
+    kube.wait_event(namespace, "ClientIdTaken")
 
 
 def test_foreign_secret_is_never_overwritten(operator_factory: Any, kube: Kube,
@@ -78,7 +78,7 @@ def test_foreign_secret_is_never_overwritten(operator_factory: Any, kube: Kube,
     assert "not owned" in obj["status"]["conditions"][0]["message"]
     assert kube.secret_data(namespace, "app-credentials") == {"mine": "keep"}
     assert len(sim_api.list_clients(TENANT)) == 1  # nothing created remotely
-    assert "SecretConflict" in {e.reason for e in kube.events(namespace)}
+    kube.wait_event(namespace, "SecretConflict")
     # Free the name: the operator proceeds on its own at the next resync.
     kube.core.delete_namespaced_secret("app-credentials", namespace)
     kube.wait_ready(namespace, "app", timeout=60)

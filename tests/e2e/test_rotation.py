@@ -33,7 +33,7 @@ def test_rotation_on_request_keeps_old_secret_for_grace(operator: OperatorProces
     wait_for(lambda: not kube.get_ccc(namespace, "app")["status"].get("retiringSecrets"),  # type: ignore[index]
              timeout=30, what="retiringSecrets emptied")
     assert works(sim, new)
-    assert "Rotated" in {e.reason for e in kube.events(namespace)}
+    kube.wait_event(namespace, "Rotated")
 
 
 def test_rotation_before_expiry(operator: OperatorProcess, kube: Kube, namespace: str,

@@ -117,7 +117,7 @@ def test_attack_admin_role_is_refused(tenancy_operator: OperatorProcess, kube: K
     assert ADMIN_ROLE in message(obj) and "allowedRoleIds" in message(obj)
     assert kube.secret(namespace, "grab-admin-credentials") is None
     assert refused_cleanly(sim)
-    assert "PolicyDenied" in {e.reason for e in kube.events(namespace)}
+    kube.wait_event(namespace, "PolicyDenied")
     assert tenancy_operator.metric("ccoperator_policy_denials_total",
                                    reason="PolicyDenied") >= 1
 
