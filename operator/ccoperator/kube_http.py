@@ -125,12 +125,7 @@ class KubeHttp:
         open for minutes. Lines are split here, not by aiohttp's readline, whose limit
         (128 KiB) a large object in one watch event would exceed.
         """
-        headers = {}
-        authorization = self._authorization()
-        if authorization:
-            headers["Authorization"] = authorization
-        if accept:
-            headers["Accept"] = accept
+        headers = self._headers(accept)
         url = URL(self._base_url + path, encoded=True)
         timeout = aiohttp.ClientTimeout(total=None,
                                         sock_connect=self._stream_session.timeout.sock_connect,
@@ -157,14 +152,20 @@ class KubeHttp:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise KubeApiError(None, _describe(exc), method="GET", path=path) from None
 
-    async def _exchange(self, method: str, path: str, body: Mapping[str, Any] | None,
-                        content_type: str, accept: str | None = None) -> bytes:
+    def _headers(self, accept: str | None) -> dict[str, str]:
+        """Authorization (computed again for every request: tokens rotate) and, to ask for
+        another representation than the session's JSON, Accept."""
         headers = {}
         authorization = self._authorization()
         if authorization:
             headers["Authorization"] = authorization
         if accept:
             headers["Accept"] = accept
+        return headers
+
+    async def _exchange(self, method: str, path: str, body: Mapping[str, Any] | None,
+                        content_type: str, accept: str | None = None) -> bytes:
+        headers = self._headers(accept)
         data = None
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,6 +42,8 @@ from .paths import DEFAULT_TOKEN_PATH, DISCOVERY_PATH
 from .retry import Random, RetryPolicy, Sleep, call_with_retries, parse_retry_after
 from .transport import Transport
 
+T = TypeVar("T")
+
 log = logging.getLogger("ccoperator.identity")
 
 # OAuth error codes that mean "these credentials do not get a token" (RFC 6749, 5.2).
@@ -51,6 +53,39 @@ _REFUSED = frozenset({"invalid_client", "unauthorized_client", "invalid_grant"})
 def _path_of(url: str) -> str:
     # Logged and put into errors instead of the URL: never any userinfo or query.
     return urlsplit(url).path or "/"
+
+
+class SingleFlight(Generic[T]):
+    """One call of `start` in flight at a time, shared by every caller that arrives while it
+    runs. A caller being cancelled does not cancel the call the others wait for."""
+
+    def __init__(self, start: Callable[[], Awaitable[T]]) -> None:
+        self._start = start
+        self._task: asyncio.Task[T] | None = None
+
+    async def __call__(self) -> T:
+        task = self._task
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._run())
+            task.add_done_callback(self._finished)
+            self._task = task
+        return await asyncio.shield(task)
+
+    async def _run(self) -> T:
+        return await self._start()
+
+    def _finished(self, task: asyncio.Task[T]) -> None:
+        if self._task is task:
+            self._task = None
+        if not task.cancelled():
+            task.exception()  # retrieved here so an error no one waits for is not reported
+
+    async def aclose(self) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 class TokenEndpoint:
@@ -84,7 +119,7 @@ class TokenEndpoint:
         )
         self._sleep = sleep
         self._rand = rand
-        self._inflight: asyncio.Task[str | None] | None = None
+        self._discovery = SingleFlight(self._discover_once)
 
     @property
     def token_url(self) -> str | None:
@@ -105,13 +140,7 @@ class TokenEndpoint:
         default = self._base_url + DEFAULT_TOKEN_PATH
         if self._fallback_until is not None and self._clock() < self._fallback_until:
             return default
-        task = self._inflight
-        if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(self._discover_once())
-            task.add_done_callback(self._discovery_finished)
-            self._inflight = task
-        # shield: one waiter being cancelled must not cancel the discovery the others share.
-        found = await asyncio.shield(task)
+        found = await self._discovery()
         return found if found is not None else default
 
     async def _discover_once(self) -> str | None:
@@ -136,12 +165,6 @@ class TokenEndpoint:
             # Not asked again on every call while discovery is down, but not given up on either.
             self._fallback_until = self._clock() + self._rediscover_after
         return found
-
-    def _discovery_finished(self, task: asyncio.Task[str | None]) -> None:
-        if self._inflight is task:
-            self._inflight = None
-        if not task.cancelled():
-            task.exception()  # retrieved here so an error no one waits for is not reported
 
     async def _discover(self) -> str | None:
         """One discovery request. Raises `Transient` for what is worth asking again (no
@@ -185,11 +208,7 @@ class TokenEndpoint:
         return None
 
     async def aclose(self) -> None:
-        task = self._inflight
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._discovery.aclose()
 
     async def request_token(
         self, client_id: str, client_secret: SecretStr | str, *, retry: bool = True
@@ -323,7 +342,7 @@ class TokenCache:
         self._renew_ratio = renew_ratio
         self._token: Token | None = None
         self._renew_at = 0.0
-        self._inflight: asyncio.Task[Token] | None = None
+        self._refreshing = SingleFlight(self._refresh)
 
     def margin(self, lifetime: float) -> float:
         """How long before expiry a token is renewed."""
@@ -339,13 +358,7 @@ class TokenCache:
         token = self.current()
         if token is not None:
             return token
-        task = self._inflight
-        if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(self._refresh())
-            task.add_done_callback(self._finished)
-            self._inflight = task
-        # shield: one waiter being cancelled must not cancel the request the others share.
-        return await asyncio.shield(task)
+        return await self._refreshing()
 
     def invalidate(self, token: Token | None = None) -> None:
         """Forget `token` (or whatever is cached). A newer token than `token` is kept."""
@@ -360,15 +373,5 @@ class TokenCache:
         self._renew_at = started + token.expires_in - self.margin(token.expires_in)
         return token
 
-    def _finished(self, task: asyncio.Task[Token]) -> None:
-        if self._inflight is task:
-            self._inflight = None
-        if not task.cancelled():
-            task.exception()  # retrieved here so an error no one waits for is not reported
-
     async def aclose(self) -> None:
-        task = self._inflight
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._refreshing.aclose()
