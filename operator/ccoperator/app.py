@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import kopf
@@ -133,6 +133,8 @@ def identity_config(ours: Settings, credentials: Credentials) -> IdentityConfig:
         max_connections=max(ours.identity_concurrency, 10),
         max_retries=ours.identity_max_retries,
         api_version=credentials.api_version,
+        # Refused credentials are asked again once per tenant check, not on every pass.
+        token_refusal_hold=ours.tenant_check.total_seconds(),
     )
 
 
@@ -190,10 +192,11 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
     # list per tenant per period, and shows drift at most about two periods late.
     snapshot_max_age = ours.resync.total_seconds() * (1 - RESYNC_JITTER)
 
-    def make_identity(credentials: Credentials) -> tuple[IdentityClient, RemoteReader]:
+    def make_identity(credentials: Credentials,
+                      on_proved: Callable[[], None]) -> tuple[IdentityClient, RemoteReader]:
         identity = IdentityClient(identity_config(ours, credentials),
                                   on_call=metrics.observe_identity_call,
-                                  guard=leadership.check)
+                                  guard=leadership.check, on_proved=on_proved)
         return identity, RemoteReader(identity, max_age=snapshot_max_age,
                                       ids_of=claims.client_ids)
 

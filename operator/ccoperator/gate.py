@@ -41,9 +41,13 @@ class Gate:
         self._default_lifetime = default_lifetime
         self._refs: dict[str, tuple[str, TenantKey]] = {}  # uid -> (namespace, tenant key)
         self._by_tenant: dict[TenantKey, set[str]] = {}
+        # uid -> the client id its last pass asked for (recorded or derived): whom a change
+        # of the reserved ids concerns.
+        self._client_ids: dict[str, str] = {}
         self.poke: Callable[[str], None] = lambda uid: None
         registry.tenant_listeners.append(self._tenant_changed)
         registry.namespace_listeners.append(self._namespace_changed)
+        registry.reservation_listeners.append(self._reservations_changed)
         claims.freed.append(lambda uid: self.poke(uid))
 
     # ------------------------------------------------------------------ what names what
@@ -67,6 +71,7 @@ class Gate:
             users.discard(uid)
             if not users:
                 self.registry.forget_gone(entry[1])
+        self._client_ids.pop(uid, None)
         self.claims.forget(uid)
 
     def _track(self, uid: str, namespace: str, key: TenantKey) -> None:
@@ -87,6 +92,12 @@ class Gate:
             if where == namespace and key.kind == CLUSTER_KIND:
                 self.poke(uid)
 
+    def _reservations_changed(self, client_ids: frozenset[str]) -> None:
+        # Rare (credentials appear, change, prove themselves or go): one scan is fine.
+        for uid, client_id in list(self._client_ids.items()):
+            if client_id in client_ids:
+                self.poke(uid)
+
     # ------------------------------------------------------------------------- the checks
 
     async def admit(self, *, uid: str, namespace: str, spec: ClientSpec,
@@ -103,6 +114,7 @@ class Gate:
                 f"{key} now names tenant {resolved.tenant_id!r}, but this resource's client "
                 f"lives in tenant {status.tenant_id!r}. Restore the tenant object's tenantId."))
         client_id = status.client_id or spec.desired_client_id(uid)
+        self._client_ids[uid] = client_id
         denial = policy.reserved(client_id, self.registry.reserved_ids())
         if denial is not None:
             return self._refuse(uid, denial)

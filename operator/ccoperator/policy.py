@@ -23,6 +23,9 @@ from .resource import ClientSpec, TenantRef, parse_duration
 class Denial:
     reason: Reason
     message: str
+    # A refusal that the order of a GitOps apply can explain (the tenant object not seen
+    # yet): reported only once a short settling period has passed.
+    may_settle: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def resolve(
                  "resource's own namespace)" if ref.kind != CLUSTER_KIND else "in the cluster")
         return Denial(Reason.TENANT_REF_NOT_FOUND,
                       f"{ref.kind} {ref.name!r} does not exist {where}. Create it, or fix "
-                      "spec.tenantRef (immutable: recreate the resource).")
+                      "spec.tenantRef (immutable: recreate the resource).", may_settle=True)
     if tenant.spec is None:
         return Denial(Reason.TENANT_REF_NOT_FOUND,
                       f"{key} cannot be read ({tenant.spec_error}); fix that object.")

@@ -31,6 +31,9 @@ class SecretCache:
         # those without our label): with both complete, a name in neither is absent.
         self._foreign: set[_Key] = set()
         self.complete = False  # both listed (streams.py), so a miss in both means absent
+        # Names held by a Secret that is not the resource's own (SecretConflict) -> the
+        # resources waiting for that name: its deletion wakes them.
+        self._waiting: dict[_Key, set[str]] = {}
 
     def __len__(self) -> int:
         return len(self._bodies)
@@ -57,16 +60,27 @@ class SecretCache:
             "data": dict(body.get("data") or {}),
         }
 
-    def gone(self, body: Mapping[str, Any]) -> None:
-        """A watch event said DELETED."""
-        self._bodies.pop(self._key(body), None)
+    def gone(self, body: Mapping[str, Any]) -> set[str]:
+        """A watch event said DELETED. Returns the resources that were waiting for the name."""
+        key = self._key(body)
+        self._bodies.pop(key, None)
+        return self._waiting.pop(key, set())
 
     def foreign_seen(self, body: Mapping[str, Any]) -> None:
         """A Secret without our label exists (metadata only: its data is never read)."""
         self._foreign.add(self._key(body))
 
-    def foreign_gone(self, body: Mapping[str, Any]) -> None:
-        self._foreign.discard(self._key(body))
+    def foreign_gone(self, body: Mapping[str, Any]) -> set[str]:
+        """Returns the resources that were waiting for the name."""
+        key = self._key(body)
+        self._foreign.discard(key)
+        return self._waiting.pop(key, set())
+
+    def wait_for(self, namespace: str, name: str, uid: str) -> None:
+        """`uid` wants this Secret name, which another Secret holds (SecretConflict). An
+        entry outlives a resource that stopped wanting the name: its only cost is one more
+        pass when that Secret goes."""
+        self._waiting.setdefault((namespace, name), set()).add(uid)
 
     def known_absent(self, namespace: str, name: str, *, wrote_version: str | None) -> bool:
         """True when no Secret of that name exists as far as the watches know, and nothing

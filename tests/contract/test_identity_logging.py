@@ -173,3 +173,6 @@ async def test_no_secret_or_token_in_any_log_line(
         not_found.operation_id,
     ):
         assert part in message
+    # A missing client is the answer a reconciler (and the tenant check's probe, every period)
+    # expects: DEBUG, not a line at INFO per tenant object and period.
+    assert line.levelno == logging.DEBUG

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from kubernetes import client as k8s
 
 from .support import Kube, OperatorProcess
 
@@ -191,3 +192,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
     return report
+
+
+@pytest.fixture
+def other_namespace(kube: Kube, namespace: str) -> Iterator[str]:
+    """A second namespace (deleted after the test): the other team of the tenancy tests."""
+    name = f"{namespace[:50]}-b"
+    kube.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+    yield name
+    kube.core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.fixture
+def tenancy_operator(operator_factory: Any, namespace: str,
+                     other_namespace: str) -> OperatorProcess:
+    """An operator watching both namespaces, its own namespace the first, checking tenant
+    objects every 2 s, with a 3 s rotation grace."""
+    process: OperatorProcess = operator_factory(
+        namespaces=[namespace, other_namespace], CCOPERATOR_NAMESPACE=namespace,
+        CCOPERATOR_TENANT_CHECK_PERIOD="2s", CCOPERATOR_ROTATION_GRACE_PERIOD="3s")
+    return process.start()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -64,27 +64,10 @@ def authenticates(sim: Any, kube: Kube, namespace: str, secret: str,
 
 
 @pytest.fixture
-def other_namespace(kube: Kube, namespace: str) -> Iterator[str]:
-    name = f"{namespace[:50]}-b"
-    kube.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
-    yield name
-    kube.core.delete_namespace(name, propagation_policy="Background")
-
-
-@pytest.fixture
 def strict(cluster_tenant: Callable[..., str]) -> str:
     """The demo's kind of tenant: every namespace, member and contributor roles only,
     adoption denied."""
     return cluster_tenant("strict", allowedRoleIds=[MEMBER, CONTRIBUTOR])
-
-
-@pytest.fixture
-def tenancy_operator(operator_factory: Any, namespace: str,
-                     other_namespace: str) -> OperatorProcess:
-    process: OperatorProcess = operator_factory(
-        namespaces=[namespace, other_namespace], CCOPERATOR_NAMESPACE=namespace,
-        CCOPERATOR_TENANT_CHECK_PERIOD="2s", CCOPERATOR_ROTATION_GRACE_PERIOD="3s")
-    return process.start()
 
 
 def tenant_with_own_admin(sim: Any, tenant: str, admin: str, ids: str) -> tuple[str, str]:

@@ -83,3 +83,18 @@ def test_a_name_is_known_absent_only_when_both_watches_listed_and_neither_knows_
     assert cache.known_absent("ns", "app-credentials", wrote_version=None)
     assert not cache.known_absent("ns", "app-credentials", wrote_version="7")
     assert cache.known_absent("other-ns", "app-credentials", wrote_version=None)
+
+
+def test_the_deletion_of_a_blocking_secret_names_the_resources_waiting_for_its_name() -> None:
+    cache = SecretCache()
+    foreign = {"metadata": {"namespace": "ns", "name": "app-credentials"}}
+    cache.foreign_seen(foreign)
+    cache.wait_for("ns", "app-credentials", "uid-1")
+    cache.wait_for("ns", "app-credentials", "uid-2")
+    cache.wait_for("ns", "other", "uid-3")
+    assert cache.foreign_gone(foreign) == {"uid-1", "uid-2"}
+    assert cache.foreign_gone(foreign) == set()  # told once
+    # The same for a Secret with our label that belongs to another resource.
+    cache.seen(body("5", owner="uid-9"))
+    cache.wait_for("ns", "app-credentials", "uid-1")
+    assert cache.gone(body("5", owner="uid-9")) == {"uid-1"}

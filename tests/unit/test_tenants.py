@@ -4,6 +4,7 @@ when unused. Plain objects stand in for the Kubernetes reads (no HTTP is involve
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -82,8 +83,16 @@ async def test_api_version_follows_the_tenant() -> None:
 
 
 class FakeIdentity:
-    def __init__(self) -> None:
+    def __init__(self, client_id: str, on_proved: Callable[[], None]) -> None:
+        self.client_id = client_id
         self.closed = False
+        self.proved = False
+        self._on_proved = on_proved
+
+    def prove(self) -> None:
+        """As the first token these credentials obtain does."""
+        self.proved = True
+        self._on_proved()
 
     async def aclose(self) -> None:
         self.closed = True
@@ -92,8 +101,8 @@ class FakeIdentity:
 def pool(grace: float = 0.01) -> tuple[ConnectionPool, list[FakeIdentity]]:
     made: list[FakeIdentity] = []
 
-    def make(credentials: creds.Credentials) -> tuple[Any, Any]:
-        made.append(FakeIdentity())
+    def make(credentials: creds.Credentials, on_proved: Callable[[], None]) -> tuple[Any, Any]:
+        made.append(FakeIdentity(credentials.client_id, on_proved))
         return made[-1], object()
 
     return ConnectionPool(make, close_grace=grace), made
@@ -162,3 +171,75 @@ async def test_a_deleted_tenant_still_serves_the_cleanup_of_its_clients() -> Non
     assert registry.cleanup_connection(TEAM) is None
     await asyncio.sleep(0.05)
     assert made[0].closed
+
+
+def registry_of(kube: Secrets, connections: ConnectionPool) -> TenantRegistry:
+    return TenantRegistry(kube, connections, default_url="http://127.0.0.1:9",  # type: ignore[arg-type]
+                          own=lambda: OWN, operator_namespace="ccoperator-system")
+
+
+def team_tenant(uid: str = "u1") -> dict[str, Any]:
+    return {"metadata": {"name": "team", "namespace": "team-a", "uid": uid, "generation": 1},
+            "spec": {"tenantId": "t1", "allowedRoleIds": ["r"], **REF}}
+
+
+async def test_a_namespaces_credentials_reserve_their_client_only_once_proved() -> None:
+    # team-a's editor wrote another namespace's client id (and any secret) into a Secret.
+    kube = Secrets({("team-a", "admin"): {"clientId": "victim", "clientSecret": "guess"}})
+    connections, made = pool()
+    registry = registry_of(kube, connections)
+    changes: list[frozenset[str]] = []
+    registry.reservation_listeners.append(changes.append)
+    registry.observe_tenant(NAMESPACED_KIND, team_tenant())
+    await registry.refresh_credentials(TEAM)
+    assert registry.reserved_ids() == {"operator"}
+    assert changes == [frozenset({"operator"})]  # the first check: only the operator's own
+    # Had they obtained a token, whoever wrote them would hold that client's secret already.
+    made[0].prove()
+    assert registry.reserved_ids() == {"operator", "victim"}
+    assert changes[-1] == frozenset({"victim"})
+    # A rotated secret of the same client keeps the reservation while it proves itself again.
+    kube.data[("team-a", "admin")] = {"clientId": "victim", "clientSecret": "rotated"}
+    await registry.refresh_credentials(TEAM)
+    assert "victim" in registry.reserved_ids() and len(changes) == 2
+    # The tenant object goes: so does the reservation, and the listeners hear of it.
+    registry.tenant_gone(NAMESPACED_KIND, team_tenant())
+    assert registry.reserved_ids() == {"operator"}
+    assert changes[-1] == frozenset({"victim"})
+    # A new object of the same name starts unproved.
+    registry.observe_tenant(NAMESPACED_KIND, team_tenant(uid="u2"))
+    await registry.refresh_credentials(TEAM)
+    assert registry.reserved_ids() == {"operator"}
+
+
+async def test_a_cluster_tenants_credentials_are_reserved_unproved() -> None:
+    kube = Secrets({("ccoperator-system", "admin"): GOOD})
+    connections, _ = pool()
+    registry = registry_of(kube, connections)
+    changes: list[frozenset[str]] = []
+    registry.reservation_listeners.append(changes.append)
+    registry.observe_tenant(CLUSTER_KIND, {
+        "metadata": {"name": "shared", "uid": "u1", "generation": 1},
+        "spec": {"tenantId": "t1", "allowedRoleIds": ["r"], **REF}})
+    await registry.refresh_credentials(CLUSTER)
+    assert registry.reserved_ids() == {"operator", "admin-client"}
+    assert changes == [frozenset({"operator", "admin-client"})]  # first check: both new
+
+
+async def test_a_spec_change_keeps_the_old_reservation_until_the_credentials_are_read() -> None:
+    kube = Secrets({("ccoperator-system", "admin"): GOOD})
+    connections, _ = pool()
+    registry = registry_of(kube, connections)
+    body = {"metadata": {"name": "shared", "uid": "u1", "generation": 1},
+            "spec": {"tenantId": "t1", "allowedRoleIds": ["r"], **REF}}
+    registry.observe_tenant(CLUSTER_KIND, body)
+    await registry.refresh_credentials(CLUSTER)
+    kube.data[("ccoperator-system", "other")] = {**GOOD, "clientId": "other-admin"}
+    registry.observe_tenant(CLUSTER_KIND, {
+        "metadata": {**body["metadata"], "generation": 2},
+        "spec": {**body["spec"], "credentialsSecretRef": {"name": "other"}}})
+    assert "admin-client" in registry.reserved_ids()  # no gap before the new Secret is read
+    connection = await registry.connection(CLUSTER)  # the next use reads it
+    assert not isinstance(connection, creds.CredentialsProblem)
+    assert connection.client_id == "other-admin"
+    assert registry.reserved_ids() == {"operator", "other-admin"}

@@ -63,6 +63,10 @@ from .queue import RateLimiter
 log = logging.getLogger("ccoperator.controller")
 
 FINALIZED_MEMORY = 10_000
+# A tenant object applied together with its clients may reach the watch after them: a missing
+# one is reported only once this long has passed since the resource was created (or since
+# this process started).
+SETTLE_PERIOD = timedelta(seconds=10)
 # Identity errors that are retried with backoff; every other one is reported as permanent.
 RETRYABLE = (Transient, OutcomeUnknown, Unauthorized)
 
@@ -87,6 +91,7 @@ class ResourceView:
     deleting: bool = False  # metadata.deletionTimestamp is set: only the finalizer acts
     finalizers: tuple[str, ...] = ()
     resource_version: str | None = None
+    created: datetime | None = None  # metadata.creationTimestamp
 
 
 class EventSink(Protocol):
@@ -129,6 +134,7 @@ class Controller:
         self._grace = grace_period
         self._resync = resync
         self._clock = clock
+        self._started = clock()
         self._secrets = SecretCache()
         # Per-resource backoff, shared with the work queue (which also uses it for failures
         # the reconcile does not handle itself).
@@ -177,6 +183,13 @@ class Controller:
         # `_landed` is kept: it only picks which of two safe reads comes first (a secret add
         # answered 404 falls back to the POST), whatever another leader did meanwhile.
         self.backoff.clear()
+
+    def _settling(self, view: ResourceView) -> timedelta | None:
+        """The rest of SETTLE_PERIOD after the resource was created or this process started,
+        whichever is later (None: over)."""
+        since = max(self._started, view.created or self._started)
+        left = since + SETTLE_PERIOD - self._clock()
+        return left if left > timedelta(0) else None
 
     def _retry_in(self, uid: str, retry_after: float | None = None) -> timedelta:
         return timedelta(seconds=self.backoff.next_delay(uid, retry_after))
@@ -252,6 +265,12 @@ class Controller:
 
     async def _refused(self, view: ResourceView, status: ClientStatus,
                        denial: policy.Denial) -> Outcome:
+        if denial.may_settle:
+            settling = self._settling(view)
+            if settling is not None:
+                # Applied together with its tenant object, which the watch may not have shown
+                # yet: try again quietly (the tenant object's arrival wakes it sooner).
+                return Outcome(settling, ready=False)
         metrics.observe_denial(denial.reason.value)
         if denial.reason is Reason.CLIENT_ID_TAKEN and status.client_id is not None:
             # We recorded an id another resource keeps: let go of it, so that deleting this
@@ -293,6 +312,9 @@ class Controller:
         if plan.blocked is not None:
             if status.client_id is None:
                 self._gate.claims.release(view.uid)  # never recorded: let others have the id
+            if plan.blocked.reason is Reason.SECRET_CONFLICT:
+                # Someone else's Secret holds the name: its deletion (a watch event) wakes us.
+                self._secrets.wait_for(view.namespace, plan.secret_name, view.uid)
             await self._write_status(view, status, False, plan.blocked.reason, plan.blocked.message)
             return Outcome(self._resync, ready=False)
         try:
@@ -366,8 +388,10 @@ class Controller:
         """A managed Secret as the watch showed it (listed, added or modified)."""
         self._secrets.seen(body)
 
-    def secret_gone(self, body: Mapping[str, Any]) -> None:
-        self._secrets.gone(body)
+    def secret_gone(self, body: Mapping[str, Any]) -> set[str]:
+        """A managed Secret was deleted; returns the resources that were waiting for its
+        name (SecretConflict)."""
+        return self._secrets.gone(body)
 
     @property
     def secrets(self) -> SecretCache:
@@ -651,11 +675,14 @@ class Controller:
         ready: bool,
         reason: Reason,
         message: str,
+        *,
+        announce: bool = True,
     ) -> ClientStatus:
         """Write `status` with this Ready condition, as a merge patch of what changed.
 
         Nothing changed, nothing written: a resync that finds everything in order costs no
-        Kubernetes write. A new failure reason is also posted as a warning event.
+        Kubernetes write. A new failure reason is also posted as a warning event (unless
+        the caller posts its own: `announce=False`).
         """
         persisted = self._persisted(o)
         previous = persisted.condition(READY)
@@ -675,7 +702,7 @@ class Controller:
         if new_wire != old_wire:
             await self._kube.patch_status(o.namespace, o.name,
                                           status_merge_patch(old_wire, new_wire))
-            if not ready and reason is not Reason.CREATING and (
+            if announce and not ready and reason is not Reason.CREATING and (
                     previous is None or previous.reason != reason.value):
                 self._event(o, True, reason.value, message)
         self._written_status[o.uid] = new
@@ -758,12 +785,17 @@ class Controller:
         if spec.deletion_policy is DeletionPolicy.ORPHAN or client_id is None or tenant is None:
             self.forget(view.uid)
             return
-        if not self._gate.owns(view.uid, tenant, client_id) or (
-                client_id in self._gate.registry.reserved_ids()):
-            # Another resource keeps this client, or the operator acts with it: never ours to
-            # delete, whatever this resource's status says.
-            log.warning("%s/%s: not deleting client %r: this resource does not own it",
-                        view.namespace, view.name, client_id)
+        kept = self._kept_at_deletion(view.uid, tenant, client_id)
+        if kept is not None:
+            # Never ours to delete, whatever this resource's status says; said out loud (a
+            # warning event and the condition), since the user asked for a deletion.
+            reason, why = kept
+            message = (f"Not deleting client {client_id!r} from tenant {tenant!r}: {why}. "
+                       "The remote client is left as it is.")
+            log.warning("%s/%s: %s", view.namespace, view.name, message)
+            self._event(view, True, "DeletionSkipped", message)
+            with contextlib.suppress(KubeConflict, KubeApiError):
+                await self._write_status(view, status, False, reason, message, announce=False)
             self.forget(view.uid)
             return
         key = policy.tenant_key(spec.tenant_ref, view.namespace)
@@ -790,6 +822,16 @@ class Controller:
         self._event(view, False, "Deleted",
                     f"Deleted client {client_id!r} from tenant {tenant!r}.")
         self.forget(view.uid)
+
+
+    def _kept_at_deletion(self, uid: str, tenant: str,
+                          client_id: str) -> tuple[Reason, str] | None:
+        """Why deleting this resource must leave its remote client alone (None: it may go)."""
+        if client_id in self._gate.registry.reserved_ids():
+            return Reason.CLIENT_ID_RESERVED, "the operator authenticates with it"
+        if not self._gate.owns(uid, tenant, client_id):
+            return Reason.CLIENT_ID_TAKEN, "another ClientCredentialClient manages it"
+        return None
 
 
 class CannotDelete(Exception):

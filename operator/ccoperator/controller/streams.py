@@ -84,14 +84,19 @@ class ResourceStreams:
     def foreign_secret_event(self, kind: str, body: Mapping[str, Any]) -> None:
         cache = self._runtime.controller.secrets
         if kind == DELETED:
-            cache.foreign_gone(body)
+            self._wake(cache.foreign_gone(body))
         else:
             cache.foreign_seen(body)
+
+    def _wake(self, uids: set[str]) -> None:
+        """Resources blocked by a Secret that just went (SecretConflict): try again now."""
+        for uid in uids:
+            self._runtime.poke(uid)
 
     def secret_event(self, kind: str, body: Mapping[str, Any]) -> None:
         controller = self._runtime.controller
         if kind == DELETED:
-            controller.secret_gone(body)
+            self._wake(controller.secret_gone(body))
         else:
             controller.secret_seen(body)
         meta = body.get("metadata") or {}

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import metrics
@@ -30,7 +30,7 @@ log = logging.getLogger("ccoperator.runtime")
 RESYNC_JITTER = 0.1  # +-10%: spreads a resync wave so it does not hit the service at once
 _PRIORITY = {Cause.CHANGE: 2, Cause.RESUME: 1, Cause.RESYNC: 0}
 _KEPT_METADATA = ("name", "namespace", "uid", "generation", "resourceVersion", "annotations",
-                  "finalizers", "deletionTimestamp")
+                  "finalizers", "deletionTimestamp", "creationTimestamp")
 
 
 def trimmed(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,7 +57,15 @@ def view_of(body: Mapping[str, Any]) -> ResourceView:
         deleting=meta.get("deletionTimestamp") is not None,
         finalizers=tuple(meta.get("finalizers") or ()),
         resource_version=meta.get("resourceVersion"),
+        created=_timestamp(meta.get("creationTimestamp")),
     )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _mark(body: Mapping[str, Any]) -> tuple[int, str | None, bool]:

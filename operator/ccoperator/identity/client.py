@@ -27,11 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from . import paths
 from .errors import (
+    ClientNotFound,
     Conflict,
     IdentityError,
     NotFound,
     NotSupported,
     OutcomeUnknown,
+    SecretNotFound,
     Transient,
     Unauthorized,
     UnexpectedResponse,
@@ -89,6 +91,10 @@ class IdentityConfig(BaseModel):
         default=60.0, ge=0, description="longer Retry-After: fail Transient instead of waiting"
     )
     token_renew_margin: float = Field(default=60.0, ge=0)
+    token_refusal_hold: float = Field(
+        default=0.0, ge=0,
+        description="seconds a refused token request is answered from memory (no new request)",
+    )
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -125,6 +131,7 @@ class IdentityClient:
         rand: Random = random.random,
         clock: Callable[[], float] = time.monotonic,
         guard: Callable[[], None] | None = None,
+        on_proved: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self._form = form_for(config.api_version)
@@ -149,7 +156,8 @@ class IdentityClient:
             clock=clock,
         )
         self._tokens = TokenCache(
-            self._fetch_own_token, clock=clock, renew_margin=config.token_renew_margin
+            self._fetch_own_token, clock=clock, renew_margin=config.token_renew_margin,
+            refusal_hold=config.token_refusal_hold, on_proved=on_proved,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -187,6 +195,16 @@ class IdentityClient:
         """A new token for someone else's credentials: proves that a client id and secret
         authenticate. Raises `InvalidClientCredentials` when they do not. Not cached."""
         return await self._endpoint.request_token(client_id, client_secret)
+
+    @property
+    def proved(self) -> bool:
+        """Whether this client's credentials obtained a token at least once: whoever wrote
+        them holds that client's secret."""
+        return self._tokens.proved
+
+    def forget_token_refusal(self) -> None:
+        """Let the next call ask for a token even if a refusal is still held."""
+        self._tokens.forget_refusal()
 
     async def _fetch_own_token(self) -> Token:
         # One attempt only: the call that needs the token runs the retry loop, so a failing
@@ -449,8 +467,12 @@ class IdentityClient:
                 rand=self._rand,
             )
         except IdentityError as exc:
-            # Absence and conflicts are everyday answers for a reconciler; the rest is news.
-            level = logging.INFO if isinstance(exc, NotFound | Conflict) else logging.WARNING
+            # A missing client or secret is the answer a reconciler (and the tenant check's
+            # probe, every period) expects; a missing tenant and conflicts are worth a line;
+            # the rest is news.
+            level = (logging.DEBUG if isinstance(exc, ClientNotFound | SecretNotFound)
+                     else logging.INFO if isinstance(exc, NotFound | Conflict)
+                     else logging.WARNING)
             if not isinstance(exc, Transient):  # exhausted retries were logged by the loop
                 log.log(
                     level,

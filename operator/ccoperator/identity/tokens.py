@@ -335,6 +335,8 @@ class TokenCache:
         clock: Callable[[], float] = time.monotonic,
         renew_margin: float = 60.0,
         renew_ratio: float = 0.1,
+        refusal_hold: float = 0.0,
+        on_proved: Callable[[], None] | None = None,
     ) -> None:
         self._fetch = fetch
         self._clock = clock
@@ -343,6 +345,13 @@ class TokenCache:
         self._token: Token | None = None
         self._renew_at = 0.0
         self._refreshing = SingleFlight(self._refresh)
+        # A refusal of these credentials is answered from memory for `refusal_hold` seconds:
+        # credentials that name someone else's client must not turn into a stream of failed
+        # logins under that client's name (one per pass and retry).
+        self._refusal_hold = refusal_hold
+        self._refused: tuple[InvalidClientCredentials, float] | None = None
+        self._on_proved = on_proved
+        self.proved = False  # these credentials obtained a token at least once
 
     def margin(self, lifetime: float) -> float:
         """How long before expiry a token is renewed."""
@@ -358,7 +367,14 @@ class TokenCache:
         token = self.current()
         if token is not None:
             return token
+        if self._refused is not None and self._clock() < self._refused[1]:
+            raise self._refused[0].with_traceback(None)
         return await self._refreshing()
+
+    def forget_refusal(self) -> None:
+        """Ask the token endpoint again at the next call, even within the hold (the tenant
+        check, which runs once per hold period, is the one caller that retries)."""
+        self._refused = None
 
     def invalidate(self, token: Token | None = None) -> None:
         """Forget `token` (or whatever is cached). A newer token than `token` is kept."""
@@ -368,9 +384,19 @@ class TokenCache:
 
     async def _refresh(self) -> Token:
         started = self._clock()
-        token = await self._fetch()
+        try:
+            token = await self._fetch()
+        except InvalidClientCredentials as exc:
+            if self._refusal_hold > 0:
+                self._refused = (exc, self._clock() + self._refusal_hold)
+            raise
+        self._refused = None
         self._token = token
         self._renew_at = started + token.expires_in - self.margin(token.expires_in)
+        if not self.proved:
+            self.proved = True
+            if self._on_proved is not None:
+                self._on_proved()
         return token
 
     async def aclose(self) -> None:

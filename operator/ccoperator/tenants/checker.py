@@ -74,6 +74,9 @@ class TenantChecker:
             if due:
                 await asyncio.gather(*(self._check_logged(k) for k in due))
                 self._publish()
+                # The operator's own credentials are re-read on their own clock: a changed
+                # id is seen here at the latest.
+                self._registry.check_reservations()
                 continue
             delay = min(self._due.values(), default=now + self._period) - now
             with contextlib.suppress(TimeoutError):
@@ -106,6 +109,9 @@ class TenantChecker:
                  f"tokens and tenant {tenant_id!r} answers.")
         if connection.remote.answered_within(tenant_id, min(self._period, LIST_AS_PROBE_SECONDS)):
             return ready
+        # Refused credentials are held refused for one period (passes ask no token meanwhile);
+        # this check is when they are tried again.
+        connection.identity.forget_token_refusal()
         try:
             await connection.identity.get_client(tenant_id, PROBE_CLIENT_ID)
         except ClientNotFound:

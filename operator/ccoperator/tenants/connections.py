@@ -33,6 +33,11 @@ class Connection:
     users: set[TenantKey] = field(default_factory=set)
     closing: asyncio.TimerHandle | None = None
 
+    @property
+    def proved(self) -> bool:
+        """These credentials obtained a token at least once."""
+        return self.identity.proved
+
 
 def _pair(credentials: Credentials) -> _PairKey:
     digest = hashlib.sha256(credentials.client_secret.get_secret_value().encode()).hexdigest()
@@ -40,10 +45,18 @@ def _pair(credentials: Credentials) -> _PairKey:
             digest)
 
 
+# Builds the identity client (and its reader) for a credentials pair; the callback is called
+# when those credentials first obtain a token.
+MakeConnection = Callable[[Credentials, Callable[[], None]],
+                          tuple[IdentityClient, RemoteReader]]
+
+
 class ConnectionPool:
-    def __init__(self, make: Callable[[Credentials], tuple[IdentityClient, RemoteReader]],
-                 *, close_grace: float = 60.0) -> None:
+    def __init__(self, make: MakeConnection, *, close_grace: float = 60.0) -> None:
         self._make = make
+        # Told when a pair's credentials first obtain a token (the registry: a namespace's
+        # tenant credentials reserve their client id only from then on).
+        self.proved_listeners: list[Callable[[], None]] = []
         self._grace = close_grace
         self._by_pair: dict[_PairKey, Connection] = {}
         self._of_user: dict[TenantKey, _PairKey] = {}
@@ -58,7 +71,7 @@ class ConnectionPool:
             self.release(user)
         connection = self._by_pair.get(pair)
         if connection is None:
-            identity, remote = self._make(credentials)
+            identity, remote = self._make(credentials, self._proved)
             connection = Connection(credentials.identity_url, credentials.client_id, identity,
                                     remote)
             self._by_pair[pair] = connection
@@ -68,6 +81,15 @@ class ConnectionPool:
         connection.users.add(user)
         self._of_user[user] = pair
         return connection
+
+    def _proved(self) -> None:
+        for listener in self.proved_listeners:
+            listener()
+
+    def of(self, user: TenantKey) -> Connection | None:
+        """The connection `user` holds now, if any (never creates one)."""
+        pair = self._of_user.get(user)
+        return self._by_pair.get(pair) if pair is not None else None
 
     def release(self, user: TenantKey) -> None:
         pair = self._of_user.pop(user, None)

@@ -44,6 +44,10 @@ class _State:
     obj: TenantObject
     status: dict[str, Any] = field(default_factory=dict)  # as the watch last showed it
     loaded: creds.Credentials | creds.CredentialsProblem | None = None
+    stale: bool = False  # the spec changed since `loaded` was read: read again before use
+    # The client id these credentials proved (obtained a token with) while this object
+    # existed: a rotated secret of the same client keeps the reservation.
+    proved_id: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -79,6 +83,10 @@ class TenantRegistry:
         self._gone: dict[TenantKey, creds.Credentials] = {}  # deleted; still cleaning up
         self.tenant_listeners: list[Callable[[TenantKey], None]] = []
         self.namespace_listeners: list[Callable[[str], None]] = []
+        # Told of the client ids that became reserved or stopped being reserved.
+        self.reservation_listeners: list[Callable[[frozenset[str]], None]] = []
+        self._reserved: frozenset[str] = frozenset()
+        pool.proved_listeners.append(self.check_reservations)
 
     # ------------------------------------------------------------------------ start and watch
 
@@ -113,7 +121,9 @@ class TenantRegistry:
             self._tenants[obj.key] = _State(obj, status)
         else:
             state.obj, state.status = obj, status
-            state.loaded = None  # the credentials reference may have changed
+            # The credentials reference may have changed: read again before the next use,
+            # and keep reserving what the old ones held until then.
+            state.stale = True
         self._notify_tenant(obj.key)
 
     def tenant_gone(self, kind: str, body: dict[str, Any]) -> None:
@@ -129,6 +139,7 @@ class TenantRegistry:
         else:
             self._pool.release(key)
         self._notify_tenant(key)
+        self.check_reservations()
 
     def forget_gone(self, key: TenantKey) -> None:
         """No resource names this deleted tenant object any more: close what it held."""
@@ -175,13 +186,41 @@ class TenantRegistry:
         return labels
 
     def reserved_ids(self) -> frozenset[str]:
-        """Client ids the operator authenticates with: its own and every tenant object's."""
-        ids = {s.loaded.client_id for s in self._tenants.values()
-               if isinstance(s.loaded, creds.Credentials)}
+        """Client ids no resource may manage, because acting on them could break the
+        operator's own access or hand its power to a namespace: the operator's own, every
+        ClusterIdentityTenant's (its Secret lives in the operator's namespace), and an
+        IdentityTenant's once its credentials proved themselves by obtaining a token.
+        Unproved, a namespace's credentials could name anybody's client: they reserve
+        nothing (ARCHITECTURE rule 4)."""
+        ids = {state.loaded.client_id for key, state in self._tenants.items()
+               if isinstance(state.loaded, creds.Credentials)
+               and (key.kind == CLUSTER_KIND or self._proved(key, state))}
         own = self._own()
         if own is not None:
             ids.add(own.client_id)
         return frozenset(ids)
+
+    def _proved(self, key: TenantKey, state: _State) -> bool:
+        loaded = state.loaded
+        assert isinstance(loaded, creds.Credentials)
+        if state.proved_id != loaded.client_id:
+            connection = self._pool.of(key)
+            if connection is None or not connection.proved:
+                return False
+            state.proved_id = loaded.client_id
+        return True
+
+    def check_reservations(self) -> None:
+        """Tell the listeners which client ids became, or stopped being, reserved: the
+        resources that use them are re-evaluated at once. Called wherever the answer can
+        change (credentials read, a tenant object gone, credentials proved, each check)."""
+        now = self.reserved_ids()
+        changed = now ^ self._reserved
+        self._reserved = now
+        if changed:
+            log.info("reserved client ids changed: %s", ", ".join(sorted(changed)))
+            for listener in self.reservation_listeners:
+                listener(changed)
 
     def cleanup_connection(self, key: TenantKey) -> Connection | None:
         """For deleting a remote client only: the connection of a tenant object deleted
@@ -195,10 +234,9 @@ class TenantRegistry:
         if state is None:
             return creds.CredentialsProblem(TenantReason.CREDENTIALS_NOT_FOUND,
                                             f"{key} does not exist.")
-        loaded = state.loaded
-        if loaded is None:
+        if state.loaded is None or state.stale:
             await self.refresh_credentials(key)
-            loaded = state.loaded
+        loaded = state.loaded
         if not isinstance(loaded, creds.Credentials):
             assert loaded is not None
             return loaded
@@ -217,7 +255,7 @@ class TenantRegistry:
                 return False  # deleted or replaced while we read
             self._gone.pop(key, None)  # a tenant object of that name exists again
             changed = loaded != state.loaded
-            previous, state.loaded = state.loaded, loaded
+            previous, state.loaded, state.stale = state.loaded, loaded, False
             if isinstance(loaded, creds.Credentials):
                 self._pool.acquire(key, loaded)
             else:
@@ -225,4 +263,6 @@ class TenantRegistry:
         if changed and previous is not None:
             log.info("%s: credentials changed", key)
             self._notify_tenant(key)
+        if changed:
+            self.check_reservations()
         return changed

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from ccoperator.identity import Token, Transient
+from ccoperator.identity import InvalidClientCredentials, Token, Transient
 from ccoperator.identity.tokens import TokenCache
 from pydantic import SecretStr
 
@@ -137,3 +137,56 @@ async def test_aclose_cancels_a_pending_request() -> None:
     await cache.aclose()
     with pytest.raises(asyncio.CancelledError):
         await waiter
+
+
+class Refusing(Issuer):
+    """Refuses the credentials until `accept` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accept = False
+
+    async def __call__(self) -> Token:
+        if not self.accept:
+            self.issued += 1
+            raise InvalidClientCredentials("POST /identity/connect/token: 400 invalid_client",
+                                           status=400)
+        return await super().__call__()
+
+
+async def test_a_refusal_is_held_for_the_hold_then_asked_again() -> None:
+    clock, issuer = Clock(), Refusing()
+    cache = TokenCache(issuer, clock=clock, refusal_hold=60.0)
+    for _ in range(5):  # every pass and retry within the hold: no new request
+        with pytest.raises(InvalidClientCredentials):
+            await cache.get()
+    assert issuer.issued == 1
+    clock.now += 60.0
+    with pytest.raises(InvalidClientCredentials):
+        await cache.get()
+    assert issuer.issued == 2
+    issuer.accept = True
+    cache.forget_refusal()  # the tenant check tries again whenever it runs
+    assert value(await cache.get()) == "token-3"
+
+
+async def test_without_a_hold_every_call_asks() -> None:
+    issuer = Refusing()
+    cache = TokenCache(issuer)
+    for _ in range(3):
+        with pytest.raises(InvalidClientCredentials):
+            await cache.get()
+    assert issuer.issued == 3
+
+
+async def test_proved_once_the_first_token_is_obtained() -> None:
+    issuer, heard = Refusing(), []
+    cache = TokenCache(issuer, on_proved=lambda: heard.append(1))
+    with pytest.raises(InvalidClientCredentials):
+        await cache.get()
+    assert not cache.proved and heard == []
+    issuer.accept = True
+    await cache.get()
+    cache.invalidate()
+    await cache.get()
+    assert cache.proved and heard == [1]  # told once
