@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from ccoperator.kube_watch import Informer
+from ccoperator.kube.watch import Informer
 
 
 @contextlib.asynccontextmanager

@@ -21,26 +21,26 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from . import metrics
+from .api.clients import GROUP, parse_duration
 from .controller import Controller
 from .controller import handlers as _handlers  # noqa: F401 - registers the kopf handlers
 from .controller.events import EventPoster
+from .controller.gate import Gate
 from .controller.leader import ElectionConfig, Leadership
 from .controller.streams import ResourceStreams
 from .controller.workers import RESYNC_JITTER, Runtime
-from .gate import Gate
 from .identity import IdentityClient, IdentityConfig
-from .kube import KubeApi
-from .kube_http import connect
-from .kube_watch import WatchTiming
+from .kube.api import KubeApi
+from .kube.http import connect
+from .kube.watch import WatchTiming
 from .logs import configure_logging
-from .ownership import ClaimIndex
-from .remote import RemoteReader
-from .resource import GROUP, parse_duration
+from .reconcile.ownership import ClaimIndex
 from .settings import Settings
 from .tenants.checker import TenantChecker
 from .tenants.connections import ConnectionPool
 from .tenants.credentials import Credentials
 from .tenants.registry import TenantRegistry
+from .tenants.remote import RemoteReader
 
 log = logging.getLogger("ccoperator")
 
@@ -110,7 +110,7 @@ def kube_configuration(config_file: str | None = None) -> k8s.Configuration:
     """Where the API server is and how to authenticate, found like kopf finds it: in-cluster,
     else the kubeconfig (`config_file`, or $KUBECONFIG / ~/.kube/config).
 
-    Only the settings come from the official client; the calls go through `kube_http`.
+    Only the settings come from the official client; the calls go through `kube.http`.
     """
     configuration = k8s.Configuration()
     if config_file is None:
@@ -227,7 +227,7 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
     async def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_kopf(settings, ours)
         # Before any watch starts: every tenant object, namespace and recorded client id,
-        # so the first passes decide on the whole picture (ownership.py).
+        # so the first passes decide on the whole picture (reconcile/ownership.py).
         await registry.prime(ours.namespaces)
         # Then every managed Secret and every resource (streams.py), still before any pass.
         resources, secrets, others = await streams.list()

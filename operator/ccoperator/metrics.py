@@ -27,7 +27,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .resource import ClientSpec, ClientStatus, CurrentSecret
+from .api.clients import ClientSpec, ClientStatus, CurrentSecret
 
 IDENTITY_CALLS = Counter(
     "ccoperator_identity_calls_total",

@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .resource import parse_duration
+from .api.clients import parse_duration
 
 
 class LogFormat(StrEnum):

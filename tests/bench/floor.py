@@ -42,7 +42,7 @@ CCC_PATH = f"/apis/{GROUP}/{VERSION}"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 FLOOR_MANAGED_BY = "ccoperator-floor"
 LIFETIME = timedelta(hours=2160)
-# ccoperator.resource.CLIENT_ID_NAMESPACE: ids derived from the uid as the operator derives
+# ccoperator.api.clients.CLIENT_ID_NAMESPACE: ids derived from the uid as the operator derives
 # them (not imported, so that the floor's start-up carries no pydantic, no kopf).
 CLIENT_ID_NAMESPACE = uuid.UUID("0b7a3c38-5f1e-4d7e-9a5c-6f1d2a8e9b01")
 

@@ -30,11 +30,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ccoperator.api.clients import GROUP, PLURAL, VERSION
+from ccoperator.api.secrets import SecretObject
 from ccoperator.app import kube_configuration
-from ccoperator.kube import KubeApi, Owner
-from ccoperator.kube_http import connect
-from ccoperator.reconcile import SecretObject
-from ccoperator.resource import GROUP, PLURAL, VERSION
+from ccoperator.kube.api import KubeApi, Owner
+from ccoperator.kube.http import connect
 from ccoperator_envtest.cluster import ControlPlane, wait_crd_established, write_token_kubeconfig
 from kubernetes import client as k8s
 

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ccoperator.resource import parse_duration
+from ccoperator.api.clients import parse_duration
 
 from tests.bench import report
 from tests.bench.harness import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccoperator.resource import derived_client_id
+from ccoperator.api.clients import derived_client_id
 
 from .support import Kube, token_status, wait_for
 

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 import pytest
-from ccoperator.resource import derived_client_id
+from ccoperator.api.clients import derived_client_id
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 

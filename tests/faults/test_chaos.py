@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ccoperator.resource import derived_client_id
+from ccoperator.api.clients import derived_client_id
 
 from tests.bench.harness import (
     TENANTS,

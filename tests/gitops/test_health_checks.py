@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from ccoperator.conditions import NEEDS_USER
+from ccoperator.api.conditions import NEEDS_USER
 
 from .objects import KINDS, health_scripts, tenant, without_status
 from .tools import argocd_health, kstatus

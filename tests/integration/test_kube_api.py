@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from ccoperator.api.clients import GROUP, PLURAL, VERSION
+from ccoperator.api.secrets import SecretObject
 from ccoperator.app import kube_configuration
-from ccoperator.kube import KubeApi, KubeApiError, KubeConflict, Owner
-from ccoperator.kube_http import HttpLimits, connect
-from ccoperator.reconcile import SecretObject
-from ccoperator.resource import GROUP, PLURAL, VERSION
+from ccoperator.kube.api import KubeApi, KubeApiError, KubeConflict, Owner
+from ccoperator.kube.http import HttpLimits, connect
 from ccoperator_envtest.cluster import Cluster
 from ccoperator_envtest.fixtures import ServiceAccountToken, TokenKubeconfig
 from kubernetes import client

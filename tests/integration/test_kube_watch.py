@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from ccoperator.app import kube_configuration
-from ccoperator.kube_http import HttpLimits, KubeHttp, connect
-from ccoperator.kube_watch import ADDED, DELETED, LISTED, MODIFIED, Informer, WatchTiming
+from ccoperator.kube.http import HttpLimits, KubeHttp, connect
+from ccoperator.kube.watch import ADDED, DELETED, LISTED, MODIFIED, Informer, WatchTiming
 from kubernetes import client
 
 from tests.watch_support import running

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ccoperator.conditions import Reason
+from ccoperator.api.conditions import Reason
 from ccoperator.settings import Settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()

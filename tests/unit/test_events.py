@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from ccoperator.controller.events import EventPoster
 from ccoperator.controller.reconciler import ResourceView
-from ccoperator.kube import KubeApi
+from ccoperator.kube.api import KubeApi
 
 
 class RecordingKube:

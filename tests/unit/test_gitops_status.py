@@ -10,8 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ccoperator import metrics
 from ccoperator import reconcile as rc
-from ccoperator.conditions import NEEDS_USER, STALLED, Reason, ready_condition, stalled_condition
-from ccoperator.resource import ClientSpec, ClientStatus, Condition, CurrentSecret
+from ccoperator.api.clients import ClientSpec, ClientStatus, Condition, CurrentSecret
+from ccoperator.api.conditions import (
+    NEEDS_USER,
+    STALLED,
+    Reason,
+    ready_condition,
+    stalled_condition,
+)
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

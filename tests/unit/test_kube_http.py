@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from ccoperator.kube_http import KubeApiError, authorization, proxy_for, segment, ssl_context
+from ccoperator.kube.http import KubeApiError, authorization, proxy_for, segment, ssl_context
 from kubernetes.client import Configuration
 
 
@@ -88,7 +88,7 @@ async def test_waiting_for_a_pooled_connection_is_not_a_timeout() -> None:
     import asyncio
 
     from aiohttp import web
-    from ccoperator.kube_http import HttpLimits, connect
+    from ccoperator.kube.http import HttpLimits, connect
 
     async def slow(_: web.Request) -> web.Response:
         await asyncio.sleep(0.4)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from ccoperator.kube_http import KubeHttp, connect
-from ccoperator.kube_watch import ADDED, DELETED, LISTED, MODIFIED, Informer, WatchTiming
+from ccoperator.kube.http import KubeHttp, connect
+from ccoperator.kube.watch import ADDED, DELETED, LISTED, MODIFIED, Informer, WatchTiming
 from kubernetes.client import Configuration
 
 from tests.watch_support import running

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ccoperator.ownership import ClaimIndex
+from ccoperator.reconcile.ownership import ClaimIndex
 
 KEY = ("t1", "shared-id")
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ccoperator import policy
+from ccoperator.api.clients import ClientSpec, TenantRef
+from ccoperator.api.conditions import Reason
 from ccoperator.api.tenants import (
     CLUSTER_KIND,
     NAMESPACED_KIND,
@@ -15,8 +16,7 @@ from ccoperator.api.tenants import (
     TenantObject,
     TenantSpec,
 )
-from ccoperator.conditions import Reason
-from ccoperator.resource import ClientSpec, TenantRef
+from ccoperator.reconcile import policy
 
 ADMIN, MEMBER, CONTRIB = "role-admin", "role-member", "role-contrib"
 KEY = TenantKey(CLUSTER_KIND, "", "shared")

@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 from ccoperator import reconcile as rc
-from ccoperator.conditions import Reason
-from ccoperator.reconcile import IssueReason
-from ccoperator.resource import (
+from ccoperator.api.clients import (
     MANAGED_BY_LABEL,
     OWNER_UID_LABEL,
     SECRET_CLIENT_ID_ANNOTATION,
@@ -23,6 +21,8 @@ from ccoperator.resource import (
     RetiringSecret,
     derived_client_id,
 )
+from ccoperator.api.conditions import Reason
+from ccoperator.reconcile import IssueReason
 from pydantic import SecretStr
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 from ccoperator.identity import ClientDto, ClientList, ClientNotFound
-from ccoperator.remote import RemoteReader
+from ccoperator.tenants.remote import RemoteReader
 
 
 class FakeIdentity:

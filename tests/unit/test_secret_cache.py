@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from ccoperator.secret_cache import SecretCache
+from ccoperator.kube.secret_cache import SecretCache
 
 
 def body(version: str, value: str = "s3cr3t", owner: str = "uid-1") -> dict[str, Any]:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from ccoperator.api.conditions import TenantReason
 from ccoperator.api.tenants import CLUSTER_KIND, NAMESPACED_KIND, TenantKey, TenantSpec
-from ccoperator.conditions import TenantReason
 from ccoperator.identity import ApiVersion
 from ccoperator.tenants import credentials as creds
 from ccoperator.tenants.connections import ConnectionPool

@@ -2,7 +2,7 @@
 
 The platform team declares tenant objects; a ClientCredentialClient names one in
 `spec.tenantRef`. The CRDs under `crds/` enforce the shape (schema, defaults, CEL rules);
-these models read what was admitted. The rules drawn from them live in `policy.py`.
+these models read what was admitted. The rules drawn from them live in `reconcile/policy.py`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..identity import ApiVersion
-from ..resource import GROUP, VERSION, parse_duration
+from .clients import GROUP, VERSION, parse_duration
 
 CLUSTER_KIND = "ClusterIdentityTenant"
 CLUSTER_PLURAL = "clusteridentitytenants"

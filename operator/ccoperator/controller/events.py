@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..kube import KubeApi, KubeApiError
-from ..resource import API_VERSION, KIND
+from ..api.clients import API_VERSION, KIND
+from ..kube.api import KubeApi, KubeApiError
 from .leader import NotLeading
 from .reconciler import ResourceView
 

@@ -2,7 +2,7 @@
 
 Raw watch events on tenant objects and namespaces feed the tenant registry, whose listeners
 queue the resources a change concerns. The resources and their managed Secrets, one of each
-per resource, do not go through kopf at all (streams.py, kube_watch.py: kopf's per-object
+per resource, do not go through kopf at all (streams.py, kube/watch.py: kopf's per-object
 machinery was half of a restart's CPU).
 Only event handlers: no daemons (a task per object), no change handlers (kopf's bookkeeping
 annotations), no deletion handler (kopf would add and remove its finalizer itself, on every
@@ -15,9 +15,9 @@ from typing import Any, cast
 
 import kopf
 
+from ..api.clients import GROUP, VERSION
 from ..api.tenants import CLUSTER_KIND, CLUSTER_PLURAL, NAMESPACED_KIND, NAMESPACED_PLURAL
-from ..gate import Gate
-from ..resource import GROUP, VERSION
+from .gate import Gate
 
 
 def _gate(memo: Any) -> Gate:

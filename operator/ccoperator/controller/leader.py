@@ -12,7 +12,7 @@ Another candidate can take the lease only after it has seen our last record unch
 whole lease duration, and it saw that record no earlier than our renew attempt began; since
 renew_deadline < lease_duration, we stop acting at least (lease - renew) seconds before
 anyone else can start. `check()` is called right before every Kubernetes write and every
-identity call (kube_http, identity transport), so a resumed old leader writes nothing.
+identity call (kube.http, identity transport), so a resumed old leader writes nothing.
 """
 
 from __future__ import annotations

@@ -23,10 +23,20 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from .. import failpoints, metrics, policy
+from .. import failpoints, metrics
 from .. import reconcile as rc
-from ..conditions import READY, STALLED, Reason, ready_condition, stalled_condition
-from ..gate import Admitted, Gate
+from ..api.clients import (
+    ROTATE_ANNOTATION,
+    SECRET_EXPIRES_ANNOTATION,
+    SECRET_FINGERPRINT_ANNOTATION,
+    SECRET_ID_ANNOTATION,
+    ClientSpec,
+    ClientStatus,
+    CurrentSecret,
+    DeletionPolicy,
+    RetiringSecret,
+)
+from ..api.conditions import READY, STALLED, Reason, ready_condition, stalled_condition
 from ..identity import (
     ApiVersion,
     ClientCreate,
@@ -44,20 +54,11 @@ from ..identity import (
     Transient,
     Unauthorized,
 )
-from ..kube import KubeApi, KubeApiError, KubeConflict, Owner, status_merge_patch
-from ..resource import (
-    ROTATE_ANNOTATION,
-    SECRET_EXPIRES_ANNOTATION,
-    SECRET_FINGERPRINT_ANNOTATION,
-    SECRET_ID_ANNOTATION,
-    ClientSpec,
-    ClientStatus,
-    CurrentSecret,
-    DeletionPolicy,
-    RetiringSecret,
-)
-from ..secret_cache import SecretCache
+from ..kube.api import KubeApi, KubeApiError, KubeConflict, Owner, status_merge_patch
+from ..kube.secret_cache import SecretCache
+from ..reconcile import policy
 from ..tenants.credentials import CredentialsProblem
+from .gate import Admitted, Gate
 from .queue import RateLimiter
 
 log = logging.getLogger("ccoperator.controller")

@@ -1,7 +1,7 @@
 """The resources and their managed Secrets, listed and watched straight into the runtime.
 
 These two collections are the operator's bulk (one of each per resource), and their events
-only need to reach a cache and the work queue, so they bypass kopf (kube_watch.py says why).
+only need to reach a cache and the work queue, so they bypass kopf (kube/watch.py says why).
 Per event:
 - a resource, listed / added / modified: the gate learns which tenant it names and which
   client id its status records (ownership); the runtime keeps its copy and queues it if a
@@ -24,10 +24,17 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..gate import Gate
-from ..kube_http import KubeHttp, segment
-from ..kube_watch import DELETED, LISTED, MODIFIED, Informer, WatchTiming
-from ..resource import GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_UID_LABEL, PLURAL, VERSION
+from ..api.clients import (
+    GROUP,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    OWNER_UID_LABEL,
+    PLURAL,
+    VERSION,
+)
+from ..kube.http import KubeHttp, segment
+from ..kube.watch import DELETED, LISTED, MODIFIED, Informer, WatchTiming
+from .gate import Gate
 from .workers import Runtime
 
 

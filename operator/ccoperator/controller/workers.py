@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import metrics
+from ..api.clients import FINALIZER, ROTATE_ANNOTATION
 from ..identity import IdentityError
-from ..kube import KubeApi, KubeApiError, KubeConflict
-from ..resource import FINALIZER, ROTATE_ANNOTATION
+from ..kube.api import KubeApi, KubeApiError, KubeConflict
 from .events import EventPoster
 from .leader import Leadership, NotLeading
 from .queue import WorkQueue

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ..api.conditions import NEEDS_USER, READY, STALLED, TenantReason
 from ..api.tenants import TenantKey
-from ..conditions import NEEDS_USER, READY, STALLED, TenantReason
 from ..identity import (
     ClientNotFound,
     Forbidden,
@@ -24,7 +24,7 @@ from ..identity import (
     TenantNotFound,
     Unauthorized,
 )
-from ..kube import KubeApi, KubeApiError, KubeConflict
+from ..kube.api import KubeApi, KubeApiError, KubeConflict
 from ..metrics import observe_tenants
 from .credentials import CredentialsProblem
 from .registry import TenantRegistry

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from ..api.tenants import TenantKey
 from ..identity import IdentityClient
-from ..remote import RemoteReader
 from .credentials import Credentials
+from .remote import RemoteReader
 
 log = logging.getLogger("ccoperator.tenants")
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from ..api.conditions import TenantReason
 from ..api.tenants import CLUSTER_KIND, TenantKey, TenantSpec
-from ..conditions import TenantReason
 from ..identity import ApiVersion
-from ..kube import KubeApi
+from ..kube.api import KubeApi
 
 OwnCredentials = Callable[[], "Credentials | None"]
 

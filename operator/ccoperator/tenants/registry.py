@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..api.clients import GROUP, VERSION
+from ..api.conditions import TenantReason
 from ..api.tenants import (
     CLUSTER_KIND,
     CLUSTER_PLURAL,
@@ -29,10 +31,8 @@ from ..api.tenants import (
     TenantSpec,
     key_of,
 )
-from ..conditions import TenantReason
-from ..kube import KubeApi
-from ..kube_http import segment
-from ..resource import GROUP, VERSION
+from ..kube.api import KubeApi
+from ..kube.http import segment
 from . import credentials as creds
 from .connections import Connection, ConnectionPool
 

@@ -1,6 +1,6 @@
 """The gate every pass goes through before any identity call: tenant, namespace, policy, owner.
 
-It gathers what the pure rules of `policy.py` need (the tenant object, the namespace's
+It gathers what the pure rules of `reconcile/policy.py` need (the tenant object, the namespace's
 labels, the reserved client ids, who holds the client id) and answers with an `Admitted`
 (the tenant to act in and the identity client to act with) or a `Denial`. It also remembers
 which resources name which tenant object and live in which namespace, so that a change to
@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from . import policy
-from .api.tenants import CLUSTER_KIND, TenantKey, TenantSpec, ref_key
-from .conditions import Reason
-from .ownership import ClaimIndex
-from .resource import ClientSpec, ClientStatus
-from .tenants.connections import Connection
-from .tenants.credentials import CredentialsProblem
-from .tenants.registry import TenantRegistry
+from ..api.clients import ClientSpec, ClientStatus
+from ..api.conditions import Reason
+from ..api.tenants import CLUSTER_KIND, TenantKey, TenantSpec, ref_key
+from ..reconcile import policy
+from ..reconcile.ownership import ClaimIndex
+from ..tenants.connections import Connection
+from ..tenants.credentials import CredentialsProblem
+from ..tenants.registry import TenantRegistry
 
 
 @dataclass(frozen=True)

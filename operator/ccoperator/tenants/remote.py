@@ -19,22 +19,8 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from .identity import ApiVersion, ClientDto, ClientNotFound, IdentityClient
-from .reconcile import RemoteClient
-from .resource import OWNER_TAG_PREFIX, tag_owner
-
-
-def to_remote(dto: ClientDto) -> RemoteClient:
-    return RemoteClient(
-        client_id=dto.client_id,
-        name=dto.name,
-        role_ids=frozenset(dto.role_ids),
-        # The contract marks Enabled optional; an absent value is the service default (true).
-        enabled=dto.enabled if dto.enabled is not None else True,
-        access_token_lifetime=dto.access_token_lifetime,
-        owner=tag_owner(dto.tags),
-        other_tags=frozenset(t for t in dto.tags or () if not t.startswith(OWNER_TAG_PREFIX)),
-    )
+from ..identity import ApiVersion, ClientNotFound, IdentityClient
+from ..reconcile.model import RemoteClient, to_remote
 
 
 @dataclass

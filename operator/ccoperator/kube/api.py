@@ -1,6 +1,6 @@
 """Kubernetes reads and writes: the managed Secret, statuses, and the reads tenancy needs.
 
-The calls are made over `kube_http` (aiohttp on the event loop, plain JSON). Writes are guarded
+The calls are made over `kube.http` (aiohttp on the event loop, plain JSON). Writes are guarded
 by resourceVersion preconditions or create-only semantics, so a concurrent change is a 409
 that the next reconcile resolves, never a lost update. Any other failure is a KubeApiError.
 """
@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .kube_http import MERGE_PATCH, KubeApiError, KubeHttp, segment
-from .reconcile import SecretObject
-from .resource import API_VERSION, GROUP, KIND, PLURAL, VERSION
+from ..api.clients import API_VERSION, GROUP, KIND, PLURAL, VERSION
+from ..api.secrets import SecretObject
+from .http import MERGE_PATCH, KubeApiError, KubeHttp, segment
 from .secret_body import is_controlled_by, secret_from_body
 
 __all__ = ["KubeApi", "KubeApiError", "KubeConflict", "Owner", "status_merge_patch"]

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .api.tenants import CLUSTER_KIND, Adoption, TenantKey, TenantObject, TenantSpec, ref_key
-from .conditions import Reason
-from .identity import ApiVersion
-from .resource import ClientSpec, TenantRef, parse_duration
+from ..api.clients import ClientSpec, TenantRef, parse_duration
+from ..api.conditions import Reason
+from ..api.tenants import CLUSTER_KIND, Adoption, TenantKey, TenantObject, TenantSpec, ref_key
+from ..identity import ApiVersion
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from .kube_http import METADATA, METADATA_LIST, KubeApiError, KubeHttp
+from .http import METADATA, METADATA_LIST, KubeApiError, KubeHttp
 
 log = logging.getLogger("ccoperator.watch")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from .resource import Condition
+from .clients import Condition
 
 READY = "Ready"
 
@@ -26,7 +26,7 @@ class Reason(StrEnum):
     FORBIDDEN = "Forbidden"
     INVALID_SPEC = "InvalidSpec"
     UNAUTHORIZED = "Unauthorized"
-    # Ready=False, refused by policy before any identity call (policy.py); needs the user
+    # Ready=False, refused by policy before any identity call (reconcile/policy.py); needs the user
     TENANT_REF_NOT_FOUND = "TenantRefNotFound"
     TENANT_NOT_ALLOWED = "TenantNotAllowed"
     POLICY_DENIED = "PolicyDenied"

@@ -8,156 +8,12 @@ create, update, resume after a crash and periodic resync are the same code.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from pydantic import SecretStr
-
-from .conditions import Reason
-from .resource import (
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    OWNER_UID_LABEL,
-    SECRET_CLIENT_ID_ANNOTATION,
-    SECRET_EXPIRES_ANNOTATION,
-    SECRET_FINGERPRINT_ANNOTATION,
-    SECRET_ID_ANNOTATION,
-    ClientSpec,
-    ClientStatus,
-    CurrentSecret,
-    RetiringSecret,
-    owner_tag,
-)
-
-
-def fingerprint(value: SecretStr) -> str:
-    """A short one-way digest of a secret value, to notice edits without storing the value."""
-    digest = hashlib.sha256(b"ccoperator-fingerprint:" + value.get_secret_value().encode())
-    return digest.hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class RemoteClient:
-    """The fields of the remote client that the spec controls, and (v1) its tags."""
-
-    client_id: str
-    name: str
-    role_ids: frozenset[str]
-    enabled: bool
-    # v1 only; None: not shown (the unversioned form) or, desired, "leave as it is".
-    access_token_lifetime: int | None = None
-    # The resource its owner tag names (v1); desired: ours, or None where there are no tags.
-    owner: str | None = None
-    other_tags: frozenset[str] = frozenset()  # tags that are not ours: kept on update
-
-    def wire_tags(self) -> list[str] | None:
-        """The tags to send for a desired client: ours plus the ones we found (None: none)."""
-        if self.owner is None:
-            return None
-        return sorted({*self.other_tags, owner_tag(self.owner)})
-
-    def satisfies(self, desired: RemoteClient) -> bool:
-        """Whether this remote client is what `desired` asks for (fields it leaves as they
-        are, None, are not compared)."""
-        return (
-            (self.name, self.role_ids, self.enabled)
-            == (desired.name, desired.role_ids, desired.enabled)
-            and desired.access_token_lifetime in (None, self.access_token_lifetime)
-            and desired.owner in (None, self.owner)
-        )
-
-
-@dataclass(frozen=True)
-class SecretObject:
-    """A Kubernetes Secret as observed. `data` holds decoded values; the secret one is SecretStr."""
-
-    name: str
-    owned: bool
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    data: dict[str, str]
-    secret_value: SecretStr | None
-    resource_version: str | None = None
-
-
-@dataclass(frozen=True)
-class Observed:
-    name: str
-    namespace: str
-    uid: str
-    generation: int
-    spec: ClientSpec
-    status: ClientStatus
-    tenant_id: str  # resolved from spec.tenantRef
-    rotate_request: str | None
-    # remote_observed False means "not looked up" (nothing to compare); remote None means 404.
-    remote_observed: bool
-    remote: RemoteClient | None
-    secret: SecretObject | None
-    now: datetime
-    # A spec change decided without reading the remote client: `remote` is the copy we last
-    # read or wrote (or None); the client is PUT as the spec says unless that copy satisfies
-    # it already. Never set for a client we have not recorded.
-    remote_assumed: bool = False
-
-
-@dataclass(frozen=True)
-class Context:
-    """Inputs to decisions from outside the resource: settings, the tenant object, discovery.
-
-    `default_lifetime` is already capped by the tenant's maxSecretLifetime (policy.py).
-    """
-
-    identity_url: str
-    token_url: str
-    default_lifetime: timedelta | None
-    grace_period: timedelta
-    resync: timedelta
-    tagged: bool = False  # the tenant's API form has tags (v1): mark our clients with one
-
-
-class IssueReason(StrEnum):
-    """Why a new secret is issued; decides the event and whether the old one is retired."""
-
-    ADOPTED = "adopted"
-    MISSING = "missing"  # no Secret holds our credential
-    REPLACED = "replaced"  # the Secret was edited or renamed: its credential is lost to us
-    REQUESTED = "requested"  # rotation requested through the rotate annotation
-    EXPIRING = "expiring"  # rotation because the current secret nears expiry
-
-
-@dataclass(frozen=True)
-class Blocked:
-    reason: Reason
-    message: str
-
-
-@dataclass
-class Plan:
-    client_id: str
-    secret_name: str
-    blocked: Blocked | None = None
-    record_intent: bool = False
-    adopt: bool = False
-    create: bool = False
-    recreate: bool = False
-    update: RemoteClient | None = None
-    issue_secret: IssueReason | None = None
-    write_secret: bool = False
-    retire_current: bool = False
-    revoke_now: tuple[int, ...] = ()
-    revoke_unknown: bool = False  # after issuing: delete every remote secret we do not track
-    delete_old_secret: str | None = None
-    recover_current: CurrentSecret | None = None
-    retire_previous: CurrentSecret | None = None
-    requeue_after: timedelta | None = None
-
-    @property
-    def touches_identity(self) -> bool:
-        return bool(self.create or self.update or self.issue_secret or self.revoke_now
-                    or self.revoke_unknown)
+from ..api.clients import ClientSpec, ClientStatus, CurrentSecret, RetiringSecret
+from ..api.conditions import Reason
+from .model import Blocked, Context, IssueReason, Observed, Plan, RemoteClient
+from .secret_fields import current_from_secret, secret_credential_intact, secret_fields_match
 
 
 def needs_remote(spec: ClientSpec, status: ClientStatus) -> bool:
@@ -180,66 +36,6 @@ def desired_remote(o: Observed, client_id: str, ctx: Context,
         access_token_lifetime=o.spec.access_token_lifetime,
         owner=o.uid if ctx.tagged else None,
         other_tags=remote.other_tags if remote is not None else frozenset(),
-    )
-
-
-def desired_secret_fields(
-    o: Observed, ctx: Context, client_id: str
-) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """(data without the secret value, labels, annotations) the Secret must carry.
-
-    The identity annotations (secret id, expiry, fingerprint) are added by the writer, since
-    they depend on which credential is written.
-    """
-    keys = o.spec.secret.keys
-    data = {
-        keys.client_id: client_id,
-        keys.tenant_id: o.tenant_id,
-        keys.token_url: ctx.token_url,
-        keys.identity_url: ctx.identity_url,
-    }
-    labels = {
-        **o.spec.secret.labels,
-        MANAGED_BY_LABEL: MANAGED_BY_VALUE,
-        OWNER_UID_LABEL: o.uid,
-    }
-    annotations = {**o.spec.secret.annotations, SECRET_CLIENT_ID_ANNOTATION: client_id}
-    return data, labels, annotations
-
-
-def secret_credential_intact(secret: SecretObject, client_id: str, key: str) -> bool:
-    """The Secret still holds the credential we wrote for this client, unedited."""
-    value = secret.data.get(key)
-    return (
-        secret.owned
-        and secret.secret_value is not None
-        and value is not None
-        and secret.annotations.get(SECRET_CLIENT_ID_ANNOTATION) == client_id
-        and secret.annotations.get(SECRET_FINGERPRINT_ANNOTATION) == fingerprint(SecretStr(value))
-        and _int_or_none(secret.annotations.get(SECRET_ID_ANNOTATION)) is not None
-    )
-
-
-def secret_fields_match(secret: SecretObject, o: Observed, ctx: Context, client_id: str) -> bool:
-    data, labels, annotations = desired_secret_fields(o, ctx, client_id)
-    secret_key = o.spec.secret.keys.client_secret
-    observed = {k: v for k, v in secret.data.items() if k != secret_key}
-    return (
-        observed == data
-        and secret_key in secret.data
-        and all(secret.labels.get(k) == v for k, v in labels.items())
-        and all(secret.annotations.get(k) == v for k, v in annotations.items())
-    )
-
-
-def current_from_secret(secret: SecretObject) -> CurrentSecret | None:
-    secret_id = _int_or_none(secret.annotations.get(SECRET_ID_ANNOTATION))
-    if secret_id is None:
-        return None
-    expires = secret.annotations.get(SECRET_EXPIRES_ANNOTATION)
-    return CurrentSecret(
-        id=secret_id,
-        expires_at=datetime.fromisoformat(expires) if expires else None,
     )
 
 
@@ -401,13 +197,6 @@ def _finish(o: Observed, ctx: Context, plan: Plan, current: CurrentSecret | None
             wake.append(max(when, o.now))
     plan.requeue_after = max(min(wake) - o.now, timedelta(seconds=1))
     return plan
-
-
-def _int_or_none(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
 
 
 def new_current(secret_id: int, expires_at: datetime | None, now: datetime) -> CurrentSecret:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .reconcile import SecretObject
+from ..api.secrets import SecretObject
 from .secret_body import secret_from_body
 
 _Key = tuple[str, str]  # (namespace, name)

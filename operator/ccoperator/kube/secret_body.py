@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .reconcile import SecretObject
+from ..api.secrets import SecretObject
 
 
 def _decode(data: Mapping[str, Any] | None) -> dict[str, str]:
