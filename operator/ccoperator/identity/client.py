@@ -54,7 +54,8 @@ from .models import (
     Token,
 )
 from .retry import Random, RetryPolicy, Sleep, call_with_retries, parse_retry_after
-from .tokens import TokenCache, TokenEndpoint
+from .token_endpoint import TokenEndpoint
+from .tokens import TokenCache
 from .transport import OnCall, Params, Transport
 from .version import ApiVersion
 
