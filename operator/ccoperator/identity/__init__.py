@@ -5,10 +5,12 @@
     async with IdentityClient(config) as api:
         created = await api.create_client("tenant", ClientCreate(client_id="c1", name="app"))
 
-Errors are typed (`errors.py`), retries follow `retry.py`, tokens `tokens.py`.
+Errors are typed (`errors.py`), every call goes through `calls.py`, retries follow
+`retry.py`, tokens come from `token_endpoint.py` and are shared by `tokens.py`.
 """
 
-from .client import IdentityClient, IdentityConfig
+from .client import IdentityClient
+from .config import IdentityConfig
 from .errors import (
     ClientNotFound,
     Conflict,

@@ -107,36 +107,8 @@ async def call_with_retries(
             # The error's message starts with the same "METHOD path: "; say it once.
             detail = exc.message.removeprefix(f"{describe}: ")
             if not idempotent and not exc.not_processed:
-                raise OutcomeUnknown(
-                    f"{describe}: outcome unknown ({detail}); not resent, "
-                    "look it up before trying again",
-                    cause=exc,
-                    method=exc.method,
-                    path=exc.path,
-                    status=exc.status,
-                    operation_id=exc.operation_id,
-                    error=exc.error,
-                    reason=exc.reason,
-                    resolution=exc.resolution,
-                ) from None
-            if retries >= policy.max_retries:
-                log.warning(
-                    "%s: giving up after %d attempts: %s",
-                    describe,
-                    retries + 1,
-                    detail,
-                    extra=_fields(exc),
-                )
-                raise
-            if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
-                log.warning(
-                    "%s: server asks to retry after %.1fs, longer than %.1fs; giving up now: %s",
-                    describe,
-                    exc.retry_after,
-                    policy.max_retry_after,
-                    detail,
-                    extra=_fields(exc),
-                )
+                raise _outcome_unknown(exc, describe, detail) from None
+            if _gives_up(exc, retries, policy, describe, detail):
                 raise
             wait = policy.delay(retries, exc.retry_after, rand)
             retries += 1
@@ -150,6 +122,49 @@ async def call_with_retries(
                 extra=_fields(exc),
             )
         await sleep(wait)
+
+
+def _outcome_unknown(exc: Transient, describe: str, detail: str) -> OutcomeUnknown:
+    """What a non-idempotent call ends in when the server may have acted on it."""
+    return OutcomeUnknown(
+        f"{describe}: outcome unknown ({detail}); not resent, "
+        "look it up before trying again",
+        cause=exc,
+        method=exc.method,
+        path=exc.path,
+        status=exc.status,
+        operation_id=exc.operation_id,
+        error=exc.error,
+        reason=exc.reason,
+        resolution=exc.resolution,
+    )
+
+
+def _gives_up(
+    exc: Transient, retries: int, policy: RetryPolicy, describe: str, detail: str
+) -> bool:
+    """Whether `exc` ends the call (retries spent, or a `Retry-After` too long to wait
+    in-line); logs why when it does."""
+    if retries >= policy.max_retries:
+        log.warning(
+            "%s: giving up after %d attempts: %s",
+            describe,
+            retries + 1,
+            detail,
+            extra=_fields(exc),
+        )
+        return True
+    if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
+        log.warning(
+            "%s: server asks to retry after %.1fs, longer than %.1fs; giving up now: %s",
+            describe,
+            exc.retry_after,
+            policy.max_retry_after,
+            detail,
+            extra=_fields(exc),
+        )
+        return True
+    return False
 
 
 def _fields(exc: Transient) -> dict[str, object]:
