@@ -1,14 +1,15 @@
 """`ccoperator demo`: the whole thing on this machine, with nothing but Python and Go.
 
 Starts a real kube-apiserver + etcd (+ controller-manager) built from Go modules, the identity
-simulator with its demo tenant, installs the CRD, runs the operator, applies `examples/`,
+simulator with its demo tenants, installs the CRDs, runs the operator, applies `examples/`,
 waits for Ready and shows the result. Stays up until Ctrl-C, then tears everything down.
 
-Works from an installed package (`pip install ccoperator`, then `ccoperator demo` on a machine
-with Go): the control-plane harness is `ccoperator_envtest`, and the CRDs and examples are this
+Works from an installed package as well as from the checkout. The package is not published:
+install it from a checkout (`pip install .`) or from a wheel built there (`pip wheel --no-deps
+-w dist .`, then `pip install dist/ccoperator-*.whl`), and run `ccoperator demo` on a machine
+with Go. The control-plane harness is `ccoperator_envtest`, and the CRDs and examples are this
 package's data (`ccoperator/data/`, copies of the repository's `crds/` and `examples/` kept
-identical by `make generate` and a test).
-"""
+identical by `make generate` and a test)."""
 
 from __future__ import annotations
 
@@ -106,8 +107,8 @@ def main(argv: list[str]) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--once", action="store_true",
                         help="exit after showing the result instead of waiting for Ctrl-C")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds to wait for the examples to become Ready")
+    parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="how long to wait for the examples to become Ready (default: 120)")
     args = parser.parse_args(argv)
     # Imported here, not at the top: `ccoperator demo --help` should not pay for them.
     from ccoperator_envtest import build
