@@ -94,6 +94,10 @@ class Guardian:
             raise RuntimeError(f"the demo's guardian did not start (exit {proc.returncode})")
         return cls(proc, Path(line))
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def watch(self, *pids: int | None) -> None:
         """Kill these (process groups) if they are still there when the demo ends."""
         assert self._proc.stdin is not None
@@ -172,7 +176,9 @@ def guard(commands: IO[str], announce: IO[str]) -> None:
 
 
 if __name__ == "__main__":
-    # Only the pipe's end may stop it: a Ctrl-C meant for the demo must not reach it early.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Only the pipe's end may stop it (SIGKILL aside): e.g. a service manager that sends
+    # SIGTERM to every process and SIGKILL later must find it still waiting for the demo.
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
     with contextlib.suppress(BrokenPipeError):
         guard(sys.stdin, sys.stdout)

@@ -88,4 +88,10 @@ def test_guardian_removes_its_dir_when_closed(tmp_path: Path,
     with Guardian.start() as guardian:
         assert guardian.workdir.parent == tmp_path and guardian.workdir.is_dir()
         (guardian.workdir / "file").write_text("x")
+        # Stop signals do not end it early (a service manager sends SIGTERM to everyone).
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            os.kill(guardian.pid, signum)
+        time.sleep(0.2)
+        assert not _gone(guardian.pid) and guardian.workdir.is_dir()
+    assert _gone(guardian.pid)
     assert list(tmp_path.iterdir()) == []
