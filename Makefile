@@ -25,7 +25,7 @@ help:
 	@echo "make image-check  the Dockerfile's install steps in a clean virtualenv"
 	@echo "make run       run the operator against the current kubeconfig (CCOPERATOR_* settings)"
 	@echo "make sim       run the identity simulator on 127.0.0.1:8085"
-	@echo "make install   install the CRD into the current kubeconfig's cluster"
+	@echo "make install   install the CRDs into the current kubeconfig's cluster"
 	@echo "make deploy    kubectl apply -k deploy/"
 	@echo "make bench     benchmarks (not part of make test); results in docs/"
 	@echo "make chaos     only the fault-injection suite (tests/faults, also part of make test)"

@@ -12,32 +12,110 @@ import contextlib
 import sys
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 
-from .settings import Settings
+from .settings import Metavar, Settings
+
+RUN_DESCRIPTION = """\
+Run the operator: reconcile ClientCredentialClient resources (and the tenant objects they
+name) against the identity service, keeping each client's credentials in a Secret. Talks to
+the cluster of the current kubeconfig, or in a pod to its own with the service account.
+
+Every flag is also an environment variable (CCOPERATOR_<NAME>, shown with each flag); a flag
+given here wins over the environment."""
+
+# Clearer names for flags whose setting name is easy to confuse; the setting's own flag keeps
+# working (scripts use it). --namespaces (watched) sat one letter from --namespace (own).
+_ALIASES: dict[str, str] = {"namespaces": "--watch-namespaces"}
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _value_type(annotation: Any) -> tuple[Any, list[Any]]:
+    """The annotation without `| None` and `Annotated[...]`, and the metadata met on the way."""
+    metadata: list[Any] = []
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation, *extra = get_args(annotation)
+            metadata += extra
+        elif origin in (Union, UnionType):
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        else:
+            return annotation, metadata
+
+
+def _metavar(name: str, field: FieldInfo) -> str:
+    """The value's name in --help, from its type: a `Metavar` on the type (DURATION, URL,
+    PORT, SECONDS) first, else by kind; plain strings are named by the setting's last word."""
+    kind, metadata = _value_type(field.annotation)
+    marked = [m.name for m in (*field.metadata, *metadata) if isinstance(m, Metavar)]
+    if marked:
+        return marked[0]
+    if kind is Path:
+        return "FILE"
+    if kind is SecretStr:
+        return "SECRET"
+    if kind in (int, float):
+        return "N"
+    word = name.rsplit("_", 1)[-1].upper()
+    if get_origin(kind) is list:
+        return f"{word.removesuffix('S')},..."
+    return word
+
+
+def _default_text(field: FieldInfo) -> str:
+    """The default as a user would write it (10m, off, not set), never a Python repr."""
+    if field.is_required():
+        return "required"
+    value = field.get_default(call_default_factory=True)
+    if value is None or value == []:
+        return "default: not set"
+    if isinstance(value, bool):
+        return "default: on" if value else "default: off"
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return f"default: {value}"
+
+
+def _secret_warning(name: str, kind: Any) -> str:
+    if kind is not SecretStr:
+        return ""
+    safer = [f"the environment (CCOPERATOR_{name.upper()})"]
+    if f"{name}_file" in Settings.model_fields:
+        safer.insert(0, _flag(f"{name}_file"))
+    return (" Given on the command line it is visible to every user of this machine in the "
+            f"process list: prefer {' or '.join(safer)}.")
+
+
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     for name, field in Settings.model_fields.items():
-        env = f"CCOPERATOR_{name.upper()}"
-        default = field.get_default(call_default_factory=True)
-        if isinstance(default, Enum):
-            default = default.value
-        shown = "required" if field.is_required() else f"default: {default!r}"
-        parser.add_argument(
-            _flag(name),
-            dest=name,
-            default=None,
-            metavar="VALUE",
-            # argparse %-formats help text; descriptions may contain "%".
-            help=f"{field.description} [env {env}; {shown}]".replace("%", "%%"),
-        )
+        kind, _ = _value_type(field.annotation)
+        how: dict[str, Any]
+        if kind is bool:
+            # default=None (not False): an absent flag leaves the environment in charge.
+            how = {"action": argparse.BooleanOptionalAction}
+        elif isinstance(kind, type) and issubclass(kind, Enum):
+            how = {"choices": [member.value for member in kind]}
+        else:
+            how = {"metavar": _metavar(name, field)}
+        text = (f"{field.description}{_secret_warning(name, kind)} "
+                f"[env CCOPERATOR_{name.upper()}; {_default_text(field)}]")
+        flags = [_flag(name)]
+        if name in _ALIASES:
+            flags.insert(0, _ALIASES[name])
+        # argparse %-formats help text; descriptions may contain "%".
+        parser.add_argument(*flags, dest=name, default=None, help=text.replace("%", "%%"),
+                            **how)
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -75,7 +153,7 @@ def _explain(exc: ValidationError) -> str:
 def _sim(argv: Sequence[str]) -> int:
     from identity_sim.__main__ import main as sim_main
 
-    return int(sim_main(list(argv)) or 0)
+    return int(sim_main(list(argv), prog="ccoperator sim") or 0)
 
 
 def _demo(argv: Sequence[str]) -> int:
@@ -91,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the operator against the current kubeconfig or "
-                         "in-cluster service account")
+                         "in-cluster service account", description=RUN_DESCRIPTION,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_settings_flags(run)
     sub.add_parser("demo", help="start a local control plane, the identity simulator and the "
                    "operator, apply examples/ and show the result", add_help=False)

@@ -6,12 +6,13 @@ over the environment.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .api.clients import parse_duration
@@ -22,15 +23,34 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
+@dataclass(frozen=True)
+class Metavar:
+    """How `ccoperator run --help` names a value of the type it annotates (cli.py reads it):
+    the type says it once, so a new field of that type gets the same name for free."""
+
+    name: str
+
+
+def _checked_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+# Kept as written ("10m"): the help shows it so, and properties parse it where it is used.
+Duration = Annotated[str, AfterValidator(_checked_duration), Metavar("DURATION")]
+Url = Annotated[str, Metavar("URL")]
+Port = Annotated[int, Field(ge=0, le=65535), Metavar("PORT")]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CCOPERATOR_", extra="ignore")
 
-    identity_url: str | None = Field(
+    identity_url: Url | None = Field(
         None,
         description="Default base URL of the identity service, for tenant objects without "
         "spec.identityUrl; API paths are `{url}/api/Tenants/...`.",
     )
-    token_url: str | None = Field(
+    token_url: Url | None = Field(
         None,
         description="Token endpoint of the default identity URL; when unset it is discovered "
         "from `{identity_url}/identity/.well-known/openid-configuration`.",
@@ -48,24 +68,25 @@ class Settings(BaseSettings):
     # NoDecode: the environment gives "a,b", not JSON; _split_namespaces parses it.
     namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Namespaces to watch (comma-separated); empty means all namespaces.",
+        description="Namespaces to watch (comma-separated); empty means all namespaces. "
+        "Not to be confused with --namespace, the operator's own namespace.",
     )
-    resync_period: str = Field(
+    resync_period: Duration = Field(
         "10m", description="How often each resource is compared with the identity service "
         "(Go duration; jittered by +-10%)."
     )
-    secret_lifetime: str = Field(
+    secret_lifetime: Duration = Field(
         "2160h", description="Lifetime of a new client secret when spec.secret.expiresAfter "
         "is unset (Go duration; 0s means secrets never expire)."
     )
-    rotation_grace_period: str = Field(
+    rotation_grace_period: Duration = Field(
         "1h", description="After a rotation, how long the previous secret stays valid so "
         "running workloads can pick up the new one."
     )
     identity_concurrency: int = Field(
         8, ge=1, le=256, description="Maximum identity API calls in flight at once."
     )
-    identity_timeout: float = Field(
+    identity_timeout: Annotated[float, Metavar("SECONDS")] = Field(
         10.0, gt=0, description="Seconds to wait for one identity API answer."
     )
     identity_max_retries: int = Field(
@@ -77,20 +98,21 @@ class Settings(BaseSettings):
         "0.0.0.0",  # noqa: S104 - in a pod, probes and scrapes come from outside
         description="Address the liveness and metrics endpoints listen on.",
     )
-    liveness_port: int = Field(
-        8080, ge=0, le=65535, description="Port of the /healthz liveness endpoint (0 = off)."
+    liveness_port: Port = Field(
+        8080, description="Port of the /healthz liveness endpoint (0 = off)."
     )
-    metrics_port: int = Field(
-        9090, ge=0, le=65535, description="Port of the Prometheus /metrics endpoint (0 = off)."
+    metrics_port: Port = Field(
+        9090, description="Port of the Prometheus /metrics endpoint (0 = off)."
     )
-    watch_timeout: int = Field(
+    watch_timeout: Annotated[int, Metavar("SECONDS")] = Field(
         300, ge=10, description="Seconds before a quiet watch stream is restarted."
     )
     namespace: str | None = Field(
         None, description="The operator's own namespace (from the downward API), where "
-        "ClusterIdentityTenant credentials Secrets live."
+        "ClusterIdentityTenant credentials Secrets live; it does not limit what is watched "
+        "(that is --watch-namespaces)."
     )
-    tenant_check_period: str = Field(
+    tenant_check_period: Duration = Field(
         "1m", description="How often each tenant object's credentials are read again and "
         "checked against the identity service (Go duration)."
     )
@@ -100,15 +122,15 @@ class Settings(BaseSettings):
         "leader writes (to Kubernetes and the identity service), standbys keep their caches "
         "warm. Needed for more than one replica."
     )
-    lease_duration: str = Field(
+    lease_duration: Duration = Field(
         "15s", description="How long a lease lasts without renewal before a standby may take "
         "it (Go duration, whole seconds)."
     )
-    renew_deadline: str = Field(
+    renew_deadline: Duration = Field(
         "10s", description="How long the leader keeps trying to renew before it stops acting; "
         "shorter than lease_duration (Go duration, whole seconds)."
     )
-    retry_period: str = Field(
+    retry_period: Duration = Field(
         "2s", description="How often candidates try to acquire and the leader renews (Go "
         "duration, whole seconds)."
     )
@@ -134,13 +156,6 @@ class Settings(BaseSettings):
     def _split_namespaces(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("resync_period", "secret_lifetime", "rotation_grace_period",
-                     "tenant_check_period", "lease_duration", "renew_deadline", "retry_period")
-    @classmethod
-    def _valid_duration(cls, value: str) -> str:
-        parse_duration(value)
         return value
 
     @field_validator("log_level")

@@ -7,6 +7,7 @@ Modules
     build      builds the binaries when missing (``python -m ccoperator_envtest.build``)
     cluster    ``ControlPlane`` (start, stop, kubectl, api_client, restarts, audit log) and
                ``ExternalCluster``; no pytest import
+    processes  children that die with their parent (PR_SET_PDEATHSIG), free loopback ports
     gotools    other Go tools (helm, ...) built into ``~/.cache/ccoperator/tools/``
     fixtures   the pytest plugin (``pytest_plugins = ["ccoperator_envtest.fixtures"]``)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import ctypes
 import datetime as dt
 import http.client
 import ipaddress
@@ -30,10 +29,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -50,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from . import build
+from .processes import die_with_parent_preexec, free_port
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -247,28 +245,6 @@ class _Pki:
 # Processes
 # --------------------------------------------------------------------------------------------
 
-_PR_SET_PDEATHSIG = 1
-_prctl: Callable[..., int] | None = None
-if sys.platform.startswith("linux"):
-    with contextlib.suppress(OSError, AttributeError):
-        # Resolved here, not in the forked child, so the child only makes one libc call.
-        _prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _free_port() -> int:
-    # Racy by nature (the port is free now, not necessarily when the component binds);
-    # _Component start-up retries with new ports when a bind fails.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class _PortInUseError(ControlPlaneError):
     pass
 
@@ -281,10 +257,8 @@ class _Component:
     proc: subprocess.Popen[bytes] | None = None
 
     def spawn(self, cwd: Path, *, die_with_thread: bool = False) -> None:
-        # PDEATHSIG fires when the *thread* that forked exits, so it is armed only from the
-        # main thread, or from a thread that outlives the component (die_with_thread).
-        arm = die_with_thread or threading.current_thread() is threading.main_thread()
-        preexec = _die_with_parent if arm else None
+        # die_with_thread: the forking thread outlives the component (the CRD follower).
+        preexec = die_with_parent_preexec(forking_thread_outlives_child=die_with_thread)
         with self.log_path.open("ab") as log:
             log.write(f"==== {time.strftime('%H:%M:%S')} {' '.join(self.argv)}\n".encode())
             log.flush()
@@ -516,6 +490,9 @@ class ControlPlane:
     gc_follows_crds: bool = True
     # Copy the component logs here on stop() (the temp dir itself is always removed).
     keep_logs: Path | None = None
+    # Where the temp dir is made (default: the system's). The demo puts it inside its own, so
+    # one guardian removes all of it even after the demo is SIGKILLed.
+    tmp_root: Path | None = None
 
     workdir: Path = field(init=False)
     kubeconfig: Path = field(init=False)
@@ -558,7 +535,7 @@ class ControlPlane:
         started = time.monotonic()
         _install_hooks()
         _sweep_orphans()
-        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=self.tmp_root))
         (self.workdir / "owner.pid").write_text(str(os.getpid()))
         self._started = True
         with _LIVE_LOCK:
@@ -697,7 +674,7 @@ class ControlPlane:
 
     def _start_etcd(self) -> None:
         def argv() -> list[str]:
-            client, peer = _free_port(), _free_port()
+            client, peer = free_port(), free_port()
             self.etcd_url = f"http://127.0.0.1:{client}"
             peer_url = f"http://127.0.0.1:{peer}"
             return [str(self._bins / "etcd"),
@@ -742,7 +719,7 @@ class ControlPlane:
         self._ssl.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
 
         def argv() -> list[str]:
-            self._apiserver_port = _free_port()
+            self._apiserver_port = free_port()
             self.server = f"https://127.0.0.1:{self._apiserver_port}"
             return [str(self._bins / "kube-apiserver"),
                     f"--etcd-servers={self.etcd_url}",

@@ -23,9 +23,11 @@ DEFAULT_PORT = 8085
 ADMIN_SECRET_ENV = "IDENTITY_SIM_ADMIN_SECRET"  # noqa: S105 - the name of a variable
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: list[str] | None = None, prog: str = "python -m identity_sim"
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m identity_sim",
+        prog=prog,
         description="Simulator of the tenant-scoped identity API (docs/identity-simulator.md).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -143,8 +145,9 @@ async def serve(args: argparse.Namespace, bootstrap: BootstrapDoc | None) -> Non
         await server.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m identity_sim") -> int:
+    """`prog`: the name --help shows (`ccoperator sim` when run through the operator's CLI)."""
+    args = parse_args(argv, prog)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

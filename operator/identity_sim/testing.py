@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from ccoperator_envtest.processes import die_with_parent_preexec
 
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 
@@ -173,6 +174,9 @@ class SimProcess:
     `api_versions` (tenant -> "unversioned" or "v1"), `roles` (the admin tenant's),
     `v1_tenant_id` and `v1_roles` (the first v1 tenant: `demo-tenant-v1` by default),
     `ready` (the whole ready-file document), `admin` (SimAdmin).
+
+    `secrets_on_disk=False`: nothing it writes holds a secret for longer than the start-up
+    (the ready file is deleted once read, the announcement of the secrets is not logged).
     """
 
     def __init__(
@@ -188,6 +192,7 @@ class SimProcess:
         cpus: str | None = None,
         extra_args: list[str] | None = None,
         startup_timeout: float = 30.0,
+        secrets_on_disk: bool = True,
     ) -> None:
         self.state = Path(state) if state is not None else None
         self.bootstrap_file = Path(bootstrap) if bootstrap is not None else None
@@ -199,6 +204,9 @@ class SimProcess:
         self.cpus = cpus  # e.g. "0": pin with taskset when available
         self.extra_args = list(extra_args or [])
         self.startup_timeout = startup_timeout
+        # False: the ready file is deleted as soon as it is read and the announcement (which
+        # prints the secrets) is not logged, so no file holds a secret for long (the demo).
+        self.secrets_on_disk = secrets_on_disk
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="identity_sim."))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -256,11 +264,14 @@ class SimProcess:
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                # stdout carries the announcement (secrets included), stderr the logging.
+                stdout=log if self.secrets_on_disk else subprocess.DEVNULL,
+                stderr=log,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,  # own process group: kill() takes all of it
+                # Also dies when this process is SIGKILLed (--parent-pid polls as well).
+                preexec_fn=die_with_parent_preexec(),
             )
         _LIVE.add(self)
         deadline = time.monotonic() + self.startup_timeout
@@ -274,6 +285,8 @@ class SimProcess:
                 raise TimeoutError(f"identity_sim did not become ready:\n{self.log()}")
             time.sleep(0.02)
         self._apply_ready(json.loads(self.ready_file.read_text()))
+        if not self.secrets_on_disk:
+            self.ready_file.unlink()
         return self
 
     def _apply_ready(self, ready: dict[str, Any]) -> None:

@@ -107,18 +107,6 @@ def test_run_with_bad_settings_exits_2(monkeypatch: pytest.MonkeyPatch,
     assert "resync_period" in err and "CCOPERATOR_RESYNC_PERIOD" in err
 
 
-def test_run_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    from ccoperator.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", "--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
-    for name in Settings.model_fields:
-        assert f"--{name.replace('_', '-')}" in out
-    assert "CCOPERATOR_RESYNC_PERIOD" in out and "default: '10m'" in out
-
-
 def test_leader_election_defaults_like_controller_runtime(env: pytest.MonkeyPatch) -> None:
     env.setenv("CCOPERATOR_LEADER_ELECTION", "true")
     env.setenv("CCOPERATOR_NAMESPACE", "ccoperator-system")

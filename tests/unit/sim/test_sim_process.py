@@ -66,6 +66,16 @@ def test_cli_flags_ready_file_and_credentials(tmp_path: Path) -> None:
     assert not _alive(pid)
 
 
+def test_secrets_kept_off_disk(tmp_path: Path) -> None:
+    with SimProcess(workdir=tmp_path / "w", secrets_on_disk=False) as proc:
+        assert proc.admin_client_secret and proc.token()
+        assert not proc.ready_file.exists()
+        proc.restart()  # reads a new ready file, and deletes it too
+        assert not proc.ready_file.exists()
+        for path in (tmp_path / "w").rglob("*"):
+            assert proc.admin_client_secret.encode() not in path.read_bytes(), path
+
+
 def test_restart_keeps_port_and_state(tmp_path: Path) -> None:
     with SimProcess(state=tmp_path / "s.db", workdir=tmp_path / "w") as proc:
         port, secret = proc.port, proc.admin_client_secret
