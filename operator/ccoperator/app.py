@@ -1,10 +1,8 @@
 """Assemble and run the operator: settings -> clients -> controller -> kopf.
 
-kopf is configured for production here: only watch-event handlers (kopf writes nothing: the
-finalizer, status and events are ours, through the fenced client), no log lines turned into
-events, a liveness endpoint, watch timeouts, standalone (kopf's peering is not leader
-election: controller/leader.py is), and bounded concurrency toward the identity service (in
-the identity client, so every path shares the one limit).
+kopf runs only raw watch-event handlers (controller/kopf_settings.py says how it is
+configured), a liveness endpoint and the start-up LISTs; the identity service sees bounded
+concurrency (in the identity client, so every path shares the one limit).
 """
 
 from __future__ import annotations
@@ -13,25 +11,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, cast
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import kopf
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from . import metrics
-from .api.clients import GROUP, parse_duration
+from .api.clients import parse_duration
 from .controller import Controller
 from .controller import handlers as _handlers  # noqa: F401 - registers the kopf handlers
 from .controller.events import EventPoster
 from .controller.gate import Gate
+from .controller.kopf_settings import configure_kopf
 from .controller.leader import ElectionConfig, Leadership
 from .controller.streams import ResourceStreams
 from .controller.workers import RESYNC_JITTER, Runtime
 from .identity import IdentityClient, IdentityConfig
 from .kube.api import KubeApi
-from .kube.http import connect
+from .kube.http import KubeHttp, connect
 from .kube.watch import WatchTiming
 from .logs import configure_logging
 from .reconcile.ownership import ClaimIndex
@@ -43,68 +43,6 @@ from .tenants.registry import TenantRegistry
 from .tenants.remote import RemoteReader
 
 log = logging.getLogger("ccoperator")
-
-# kopf's own bookkeeping (retry state of the deletion handler) lives under a sub-prefix, apart
-# from the annotations users set (`identity.ccoperator.io/rotate`).
-KOPF_PREFIX = f"operator.{GROUP}"
-
-
-class NoDiffBaseStorage(kopf.DiffBaseStorage):
-    """Keep no "last handled configuration": every object always looks unchanged to kopf.
-
-    kopf diffs against a stored copy of each object to call on.create/on.update handlers.
-    We have none (the per-object loop sees every change itself), so storing that copy would
-    only cost one more PATCH per create and per spec change, and a copy of the spec in an
-    annotation on every object.
-    """
-
-    def build(self, *, body: kopf.Body,
-              extra_fields: Iterable[kopf.FieldSpec] | None = None) -> kopf.BodyEssence:
-        # kopf builds the "new" essence of every object on every watch event, by deep-copying
-        # the whole body (5% of the operator's CPU in a burst of creates). With no change
-        # handlers nothing reads it: an empty essence, always equal to the stored one.
-        return cast(kopf.BodyEssence, {})
-
-    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
-        return self.build(body=body)
-
-    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
-        return None
-
-
-class ProgressStorage(kopf.AnnotationsProgressStorage):
-    """kopf's per-handler retry state (only the deletion handler has any), without the
-    `kopf-managed` marker annotation: the marker tells other kopf operators to ignore these
-    annotations when they diff objects, and writing it cost one more PATCH per deletion."""
-
-    def _store_marker(self, prefix: str, patch: kopf.Patch, body: kopf.Body) -> None:
-        return None
-
-
-# kopf adds and removes *its* finalizer by its own rules (it would remove ours, having no
-# handler that needs it). It never sees this name on an object, so it never writes one.
-KOPF_FINALIZER = f"{KOPF_PREFIX}/kopf-unused"
-
-
-def configure_kopf(settings: kopf.OperatorSettings, ours: Settings) -> None:
-    settings.persistence.finalizer = KOPF_FINALIZER
-    settings.persistence.progress_storage = ProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = NoDiffBaseStorage()
-    settings.posting.loggers = False  # handler log lines stay logs, never events
-    settings.posting.level = logging.INFO
-    settings.posting.reporting_component = "ccoperator"
-    settings.watching.server_timeout = ours.watch_timeout
-    settings.watching.client_timeout = ours.watch_timeout + 60
-    settings.watching.connect_timeout = 30
-    settings.watching.inactivity_timeout = ours.watch_timeout + 90
-    settings.networking.request_timeout = 60
-    settings.networking.connect_timeout = 30
-    # Discovery once at start-up is enough (the CRD is installed before the operator), and it
-    # spares the operator a cluster-wide watch on CustomResourceDefinitions in its RBAC.
-    settings.scanning.disabled = True
-    settings.peering.standalone = True
-    settings.peering.clusterwide = not ours.namespaces
-
 
 def kube_configuration(config_file: str | None = None) -> k8s.Configuration:
     """Where the API server is and how to authenticate, found like kopf finds it: in-cluster,
@@ -178,19 +116,26 @@ def election_config(ours: Settings) -> ElectionConfig | None:
     return config
 
 
-async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
-              ready_flag: asyncio.Event | None = None) -> None:
-    configure_logging(ours.log_format, ours.log_level)
-    configuration = kube_configuration()
-    leadership = Leadership(election_config(ours), configuration)
-    kube_http = connect(configuration)
-    # The fence: no write leaves this process unless it leads right now (leader.py).
-    kube_http.write_guard = leadership.check
+@dataclass
+class Operator:
+    """The assembled parts, before kopf runs them."""
+
+    registry: TenantRegistry
+    gate: Gate
+    runtime: Runtime
+    streams: ResourceStreams
+    checker: TenantChecker
+    pool: ConnectionPool
+
+
+def assemble(ours: Settings, leadership: Leadership, kube_http: KubeHttp) -> Operator:
+    """Settings -> tenant registry, gate, controller, runtime, streams, checker."""
     kube = KubeApi(kube_http)
     # A resync wave spreads over +-10% of the period (workers.RESYNC_JITTER): a snapshot
     # that serves the whole wave and is listed again for the next one costs about one
     # list per tenant per period, and shows drift at most about two periods late.
     snapshot_max_age = ours.resync.total_seconds() * (1 - RESYNC_JITTER)
+    claims = ClaimIndex()
 
     def make_identity(credentials: Credentials,
                       on_proved: Callable[[], None]) -> tuple[IdentityClient, RemoteReader]:
@@ -200,19 +145,13 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
         return identity, RemoteReader(identity, max_age=snapshot_max_age,
                                       ids_of=claims.client_ids)
 
-    claims = ClaimIndex()
     pool = ConnectionPool(make_identity)
     registry = TenantRegistry(kube, pool, default_url=ours.identity_url,
                               own=OwnCredentials(ours), operator_namespace=ours.namespace)
     gate = Gate(registry, claims, default_lifetime=ours.default_lifetime)
     events = EventPoster(kube)
-    controller = Controller(
-        gate=gate,
-        kube=kube,
-        events=events,
-        grace_period=ours.grace_period,
-        resync=ours.resync,
-    )
+    controller = Controller(gate=gate, kube=kube, events=events,
+                            grace_period=ours.grace_period, resync=ours.resync)
     runtime = Runtime(controller, kube, resync=ours.resync, workers=ours.workers,
                       max_queue_depth=ours.max_queue_depth, leadership=leadership,
                       events=events)
@@ -221,28 +160,46 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
         server_timeout=ours.watch_timeout, read_timeout=ours.watch_timeout + 60))
     checker = TenantChecker(registry, kube, period=ours.tenant_check.total_seconds(),
                             leading=leadership.leading)
-    background: list[asyncio.Task[None]] = []
+    return Operator(registry, gate, runtime, streams, checker, pool)
+
+
+def register(ours: Settings, parts: Operator, background: list[asyncio.Task[None]]) -> None:
+    """kopf's start-up and clean-up activities: the start-up LISTs, then the background
+    tasks (streams, tenant checker, runtime), before any pass."""
 
     @kopf.on.startup()
     async def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        configure_kopf(settings, ours)
+        configure_kopf(settings, watch_timeout=ours.watch_timeout,
+                       clusterwide=not ours.namespaces)
         # Before any watch starts: every tenant object, namespace and recorded client id,
         # so the first passes decide on the whole picture (reconcile/ownership.py).
-        await registry.prime(ours.namespaces)
+        await parts.registry.prime(ours.namespaces)
         # Then every managed Secret and every resource (streams.py), still before any pass.
-        resources, secrets, others = await streams.list()
+        resources, secrets, others = await parts.streams.list()
         log.info("%d tenant objects, %d resources, %d managed Secrets (%d others); default "
-                 "identity service %s", len(registry.tenant_keys()), resources, secrets, others,
-                 ours.identity_url or "(none)")
-        background.append(asyncio.create_task(streams.run()))
-        background.append(asyncio.create_task(checker.run()))
-        background.append(asyncio.create_task(runtime.run()))
+                 "identity service %s", len(parts.registry.tenant_keys()), resources, secrets,
+                 others, ours.identity_url or "(none)")
+        background.append(asyncio.create_task(parts.streams.run()))
+        background.append(asyncio.create_task(parts.checker.run()))
+        background.append(asyncio.create_task(parts.runtime.run()))
 
     @kopf.on.cleanup()
     async def _cleanup(**_: Any) -> None:
         for task in background:
             task.cancel()
 
+
+async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
+              ready_flag: asyncio.Event | None = None) -> None:
+    configure_logging(ours.log_format, ours.log_level)
+    configuration = kube_configuration()
+    leadership = Leadership(election_config(ours), configuration)
+    kube_http = connect(configuration)
+    # The fence: no write leaves this process unless it leads right now (leader.py).
+    kube_http.write_guard = leadership.check
+    parts = assemble(ours, leadership, kube_http)
+    background: list[asyncio.Task[None]] = []
+    register(ours, parts, background)
     if ours.metrics_port:
         metrics.serve(ours.metrics_port, ours.bind_address)
     liveness = (f"http://{ours.bind_address}:{ours.liveness_port}/healthz"
@@ -253,7 +210,7 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
             namespaces=ours.namespaces,
             standalone=True,
             liveness_endpoint=liveness,
-            memo=kopf.Memo(runtime=runtime, gate=gate),
+            memo=kopf.Memo(runtime=parts.runtime, gate=parts.gate),
             stop_flag=stop_flag,
             ready_flag=ready_flag,
         )
@@ -264,6 +221,6 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
             # The runtime stops its workers, then releases the lease: let it finish.
             await asyncio.wait(background, timeout=10.0)
         with contextlib.suppress(Exception):
-            await pool.aclose()
+            await parts.pool.aclose()
         with contextlib.suppress(Exception):
             await kube_http.close()

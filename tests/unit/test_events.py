@@ -7,7 +7,7 @@ import time
 from typing import Any, cast
 
 from ccoperator.controller.events import EventPoster
-from ccoperator.controller.reconciler import ResourceView
+from ccoperator.controller.view import ResourceView
 from ccoperator.kube.api import KubeApi
 
 

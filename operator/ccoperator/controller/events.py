@@ -19,7 +19,7 @@ from typing import Any
 from ..api.clients import API_VERSION, KIND
 from ..kube.api import KubeApi, KubeApiError
 from .leader import NotLeading
-from .reconciler import ResourceView
+from .view import ResourceView
 
 log = logging.getLogger("ccoperator.events")
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from .. import metrics
@@ -21,53 +21,16 @@ from ..api.clients import FINALIZER, ROTATE_ANNOTATION
 from ..identity import IdentityError
 from ..kube.api import KubeApi, KubeApiError, KubeConflict
 from .events import EventPoster
+from .finalize import CannotDelete
 from .leader import Leadership, NotLeading
 from .queue import WorkQueue
-from .reconciler import CannotDelete, Cause, Controller, ResourceView
+from .reconciler import Controller
+from .view import Cause, ResourceView, trimmed, view_of
 
 log = logging.getLogger("ccoperator.runtime")
 
 RESYNC_JITTER = 0.1  # +-10%: spreads a resync wave so it does not hit the service at once
 _PRIORITY = {Cause.CHANGE: 2, Cause.RESUME: 1, Cause.RESYNC: 0}
-_KEPT_METADATA = ("name", "namespace", "uid", "generation", "resourceVersion", "annotations",
-                  "finalizers", "deletionTimestamp", "creationTimestamp")
-
-
-def trimmed(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a resource a pass reads (not managedFields, labels, ...): 10,000 copies
-    stay small."""
-    meta = body.get("metadata") or {}
-    return {
-        "metadata": {k: meta[k] for k in _KEPT_METADATA if k in meta},
-        "spec": body.get("spec") or {},
-        "status": body.get("status") or {},
-    }
-
-
-def view_of(body: Mapping[str, Any]) -> ResourceView:
-    meta = body.get("metadata") or {}
-    return ResourceView(
-        name=meta.get("name", ""),
-        namespace=meta.get("namespace", ""),
-        uid=meta.get("uid", ""),
-        generation=int(meta.get("generation") or 0),
-        spec=dict(body.get("spec") or {}),
-        status=dict(body.get("status") or {}),
-        annotations=dict(meta.get("annotations") or {}),
-        deleting=meta.get("deletionTimestamp") is not None,
-        finalizers=tuple(meta.get("finalizers") or ()),
-        resource_version=meta.get("resourceVersion"),
-        created=_timestamp(meta.get("creationTimestamp")),
-    )
-
-
-def _timestamp(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 def _mark(body: Mapping[str, Any]) -> tuple[int, str | None, bool]:
     """What a pass reacts to. Our own status writes change none of it, so they cause no pass."""
     meta = body.get("metadata") or {}
