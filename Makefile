@@ -18,7 +18,7 @@ KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(ENVTEST).build
 help:
 	@echo "make demo      start a local control plane + identity simulator + operator, apply examples/"
 	@echo "make test      run the whole test suite (unit, contract, integration, e2e)"
-	@echo "make lint      ruff + mypy (strict on ccoperator, ccoperator_envtest) + hadolint + checkov (offline)"
+	@echo "make lint      ruff + mypy (strict on ccoperator, ccoperator_envtest) + import-linter (layers) + hadolint + checkov (offline)"
 	@echo "make tools     build the Go tools (helm, promtool, checkers) into ~/.cache/ccoperator/tools (first run only)"
 	@echo "make generate  rewrite the copies of crds/ and examples/ (package data; tools/sync_copies.py)"
 	@echo "make image     build the image from Dockerfile with podman (local Debian base; prints the tag)"
@@ -82,6 +82,7 @@ $(CHECKOV_STAMP):
 lint: venv $(CHECKOV_STAMP)
 	$(BIN)/ruff check operator tests tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/python -m tests.gitops.checkov_lint --checkov $(CHECKOV_VENV)/bin/checkov --kubectl $(KUBECTL)
 
