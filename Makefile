@@ -12,6 +12,8 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 # The harness is importable without the virtualenv: build.py needs only the standard library.
 ENVTEST := PYTHONPATH=operator $(PYTHON) -m ccoperator_envtest
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(shell $(ENVTEST).build --print 2>/dev/null)/kubectl)
+# What `make deploy` applies: deploy/ itself, or your overlay (deploy/overlays/example/ shows one).
+DEPLOY  ?= deploy/
 
 .PHONY: help venv binaries tools generate image test test-unit demo run sim install deploy lint image-check bench chaos clean
 
@@ -25,8 +27,8 @@ help:
 	@echo "make image-check  the Dockerfile's install steps in a clean virtualenv"
 	@echo "make run       run the operator against the current kubeconfig (CCOPERATOR_* settings)"
 	@echo "make sim       run the identity simulator on 127.0.0.1:8085"
-	@echo "make install   install the CRDs into the current kubeconfig's cluster"
-	@echo "make deploy    kubectl apply -k deploy/"
+	@echo "make install   install the three CRDs (crds/) into the current kubeconfig's cluster"
+	@echo "make deploy    kubectl apply -k deploy/ (or DEPLOY=deploy/overlays/<yours>/; README, Install)"
 	@echo "make bench     benchmarks (not part of make test); results in docs/"
 	@echo "make chaos     only the fault-injection suite (tests/faults, also part of make test)"
 
@@ -69,7 +71,7 @@ install:
 	$(KUBECTL) apply -k crds/
 
 deploy:
-	$(KUBECTL) apply -k deploy/
+	$(KUBECTL) apply -k $(DEPLOY)
 
 $(CHECKOV_STAMP):
 	$(PYTHON) -m venv $(CHECKOV_VENV)

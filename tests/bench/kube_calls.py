@@ -45,6 +45,8 @@ SA_NAMESPACE = "ccoperator-system"
 # calls in flight on one object, so no 409s from the benchmark itself.
 OBJECTS = 40
 SECRET_KEY = "clientSecret"
+# Any role id in the UUID form the CRD admits; no identity service reads it here.
+ROLE = "00000000-0000-4000-8000-000000000001"
 PHASES = ("get_secret", "write_secret", "patch_status")
 
 
@@ -161,7 +163,7 @@ def prepare(plane: ControlPlane, folder: Path) -> tuple[Path, list[str]]:
             body = custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, {
                 "apiVersion": f"{GROUP}/{VERSION}", "kind": "ClientCredentialClient",
                 "metadata": {"name": f"c{i}"},
-                "spec": {"tenantRef": {"name": "tenant-a"}, "roleIds": ["role-1"]}})
+                "spec": {"tenantRef": {"name": "tenant-a"}, "roleIds": [ROLE]}})
             uids.append(body["metadata"]["uid"])
     asyncio.run(create_secrets(kubeconfig, uids))
     return kubeconfig, uids

@@ -81,6 +81,41 @@ def test_invalid_manifest_is_rejected(control_plane: Any, crd: str, namespace: s
     assert listed.stdout.strip() == ""
 
 
+# A role's name where its id belongs (issue 16): once admitted, refused only by the identity
+# service, long after `kubectl apply` said "created". The CRDs give role ids `format: uuid`.
+NOT_A_UUID = "tenant-member"
+ROLE_ID_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("ClientCredentialClient", "spec.roleIds[1]", with_(roleIds=[MEMBER, NOT_A_UUID])),
+    ("ClusterIdentityTenant", "spec.allowedRoleIds[0]",
+     {"tenantId": "t1", "allowedRoleIds": [NOT_A_UUID]}),
+    ("IdentityTenant", "spec.allowedRoleIds[0]",
+     {"tenantId": "t1", "allowedRoleIds": [NOT_A_UUID], "credentialsSecretRef": {"name": "s"}}),
+]
+
+
+@pytest.mark.parametrize(("kind", "field", "spec"), ROLE_ID_CASES,
+                         ids=[c[0] for c in ROLE_ID_CASES])
+def test_role_ids_that_are_not_uuids_are_rejected(control_plane: Any, crd: str, namespace: str,
+                                                  kind: str, field: str,
+                                                  spec: dict[str, Any]) -> None:
+    doc = {"apiVersion": "identity.ccoperator.io/v1alpha1", "kind": kind,
+           "metadata": {"name": "role-name"}, "spec": spec}
+    result = control_plane.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(doc),
+                                   check=False)
+    assert result.returncode != 0, f"{kind} with a role name was admitted"
+    # The message names the field, the value and the form it must have.
+    assert f'{field}: Invalid value: "{NOT_A_UUID}"' in result.stderr, result.stderr
+    assert "must be of type uuid" in result.stderr, result.stderr
+    assert control_plane.kubectl("get", kind, "role-name", "-n", namespace,
+                                 check=False).returncode != 0
+
+
+def test_explain_says_role_ids_are_uuids(control_plane: Any, crd: str) -> None:
+    for field in ("ccc.spec.roleIds", "cit.spec.allowedRoleIds", "it.spec.allowedRoleIds"):
+        text = " ".join(control_plane.kubectl("explain", field).stdout.split())  # unwrapped
+        assert "in UUID form" in text, (field, text)
+
+
 def test_valid_manifest_gets_defaults(control_plane: Any, crd: str, namespace: str) -> None:
     control_plane.kubectl("apply", "-n", namespace, "-f", "-", input=manifest("ok", GOOD))
     got = json.loads(control_plane.kubectl("get", "ccc", "ok", "-n", namespace, "-o",

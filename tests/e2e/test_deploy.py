@@ -77,7 +77,8 @@ def test_cluster_role_has_no_wildcards() -> None:
                 assert "*" not in rule[key], (path, rule)
 
 
-@pytest.mark.parametrize("target", ["deploy", "deploy/overlays/namespaced"])
+@pytest.mark.parametrize("target", ["deploy", "deploy/overlays/namespaced",
+                                    "deploy/overlays/example"])
 def test_kustomizations_validate_server_side(control_plane: Any, crd: str,
                                              system_namespace: str, target: str) -> None:
     with contextlib.suppress(Exception):
@@ -87,6 +88,30 @@ def test_kustomizations_validate_server_side(control_plane: Any, crd: str,
     for kind in ("customresourcedefinition", "serviceaccount", "deployment", "configmap"):
         assert kind in out, out
     assert "(server dry run)" in out
+
+
+def test_example_overlay_sets_the_url_and_the_image(control_plane: Any) -> None:
+    """The README's install path: deploy/ itself sets no identity URL (it is optional); the
+    example overlay adds one and the image, and keeps the Namespace that the Secret goes in."""
+    def render(target: str) -> list[dict[str, Any]]:
+        out = control_plane.kubectl("kustomize", str(REPO / target)).stdout
+        return [d for d in yaml.safe_load_all(out) if d]
+
+    def parts(docs: list[dict[str, Any]]) -> tuple[dict[str, str], str]:
+        config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        return config, deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    base, overlay = render("deploy"), render("deploy/overlays/example")
+    config, image = parts(base)
+    assert "CCOPERATOR_IDENTITY_URL" not in config and image == "ccoperator:0.1.0"
+    config, image = parts(overlay)
+    assert config["CCOPERATOR_IDENTITY_URL"] == "https://identity.example.com"
+    assert config["CCOPERATOR_RESYNC_PERIOD"] == "10m"  # merged into the base's settings
+    assert image == "registry.example.com/ccoperator:0.1.0"
+    assert {(d["kind"], d["metadata"]["name"]) for d in overlay} >= {
+        ("Namespace", SYSTEM_NAMESPACE), ("CustomResourceDefinition",
+                                          "clientcredentialclients.identity.ccoperator.io")}
 
 
 def test_crd_and_examples_validate_server_side(control_plane: Any, crd: str,

@@ -9,6 +9,9 @@ from kubernetes import client as k8s
 from .support import Kube, OperatorProcess, token_status, wait_for
 from .test_lifecycle import MEMBER, TENANT, spec
 
+# A role id of the admitted form (the CRDs want UUIDs) that no simulator tenant has.
+NOT_A_ROLE = "0badc0de-0000-4000-8000-000000000000"
+
 
 def test_adopt_takes_over_existing_client(operator: OperatorProcess, kube: Kube,
                                           namespace: str, sim: Any, form: Any) -> None:
@@ -96,9 +99,8 @@ def test_unknown_role_is_invalid_spec(operator: OperatorProcess, kube: Kube, nam
                                       cluster_tenant: Any) -> None:
     # The tenant object allows the bogus id (else policy refuses it first, PolicyDenied): the
     # identity service is the one that rejects it.
-    cluster_tenant("lenient", allowedRoleIds=[MEMBER, "not-a-role-of-this-tenant"])
-    kube.create_ccc(namespace, "app", spec(tenantRef={"name": "lenient"},
-                                           roleIds=["not-a-role-of-this-tenant"]))
+    cluster_tenant("lenient", allowedRoleIds=[MEMBER, NOT_A_ROLE])
+    kube.create_ccc(namespace, "app", spec(tenantRef={"name": "lenient"}, roleIds=[NOT_A_ROLE]))
     obj = kube.wait_reason(namespace, "app", "InvalidSpec")
     assert "roleIds" in obj["status"]["conditions"][0]["message"]
     # Fixing the spec is enough: the same resource becomes Ready.

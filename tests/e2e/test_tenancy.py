@@ -377,11 +377,11 @@ def test_tenant_status_says_what_is_wrong_and_follows_its_secret(
 # ------------------------------------------------------------------------- admission
 
 T = "identity.ccoperator.io/v1alpha1"
-GOOD_TENANT: dict[str, Any] = {"tenantId": "t1", "allowedRoleIds": ["r1"]}
+GOOD_TENANT: dict[str, Any] = {"tenantId": "t1", "allowedRoleIds": [MEMBER]}
 
 INVALID_TENANTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("no-spec", "ClusterIdentityTenant", None, "spec"),
-    ("no-tenant", "ClusterIdentityTenant", {"allowedRoleIds": ["r1"]},
+    ("no-tenant", "ClusterIdentityTenant", {"allowedRoleIds": [MEMBER]},
      "spec.tenantId: Required value"),
     ("bad-tenant", "ClusterIdentityTenant", {**GOOD_TENANT, "tenantId": "a/b"},
      "spec.tenantId"),
@@ -389,8 +389,8 @@ INVALID_TENANTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
      "spec.allowedRoleIds: Required value"),
     ("empty-roles", "ClusterIdentityTenant", {**GOOD_TENANT, "allowedRoleIds": []},
      "spec.allowedRoleIds"),
-    ("duplicate-roles", "ClusterIdentityTenant", {**GOOD_TENANT, "allowedRoleIds": ["r", "r"]},
-     "Duplicate value"),
+    ("duplicate-roles", "ClusterIdentityTenant",
+     {**GOOD_TENANT, "allowedRoleIds": [MEMBER, MEMBER]}, "Duplicate value"),
     ("bad-url", "ClusterIdentityTenant", {**GOOD_TENANT, "identityUrl": "ftp://x"},
      "spec.identityUrl must be an absolute http(s) URL"),
     ("relative-url", "ClusterIdentityTenant", {**GOOD_TENANT, "identityUrl": "/api"},

@@ -32,6 +32,8 @@ pytestmark = pytest.mark.controlplane
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_ROLE = REPO / "deploy" / "base" / "clusterrole.yaml"
 SECRET_KEY = "clientSecret"
+# Any role id in the UUID form the CRD admits; no identity service reads it here.
+ROLE = "00000000-0000-4000-8000-000000000001"
 T = TypeVar("T")
 
 
@@ -62,7 +64,7 @@ def make_owner(crd: str, objects: client.CustomObjectsApi,
         body = objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "ClientCredentialClient",
             "metadata": {"name": name},
-            "spec": {"tenantRef": {"name": "tenant-a"}, "roleIds": ["role-1"]},
+            "spec": {"tenantRef": {"name": "tenant-a"}, "roleIds": [ROLE]},
         })
         assert isinstance(body, dict)
         return Owner(name=name, namespace=namespace, uid=body["metadata"]["uid"])
@@ -215,7 +217,7 @@ async def test_patch_status_merges_into_the_status_subresource(
     # A merge patch: keys set, a null removes one, the others stay (observedGeneration: the
     # CRD's default until the operator writes one); the spec is untouched.
     assert body["status"] == {"clientId": "cid-1", "adopted": False, "observedGeneration": 0}
-    assert (body["spec"]["tenantRef"]["name"], body["spec"]["roleIds"]) == ("tenant-a", ["role-1"])
+    assert (body["spec"]["tenantRef"]["name"], body["spec"]["roleIds"]) == ("tenant-a", [ROLE])
 
 
 async def test_patch_status_of_a_missing_resource_conflicts(

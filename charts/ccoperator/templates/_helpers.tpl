@@ -52,9 +52,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- (.Files.Get "files/clusterrole.yaml" | fromYaml).rules | toYaml }}
 {{- end }}
 
-{{/* The ConfigMap's data: CCOPERATOR_* settings. */}}
+{{/* The ConfigMap's data: CCOPERATOR_* settings. The identity URL is optional, as it is for
+     the operator: tenant objects may each name theirs (spec.identityUrl). */}}
 {{- define "ccoperator.config" -}}
-CCOPERATOR_IDENTITY_URL: {{ required "identity.url is required (the identity service's base URL)" .Values.identity.url | quote }}
+{{- with .Values.identity.url }}
+CCOPERATOR_IDENTITY_URL: {{ . | quote }}
+{{- end }}
 {{- with .Values.identity.tokenUrl }}
 CCOPERATOR_TOKEN_URL: {{ . | quote }}
 {{- end }}
