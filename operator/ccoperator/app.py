@@ -21,6 +21,7 @@ from kubernetes import config as k8s_config
 
 from . import metrics
 from .api.clients import parse_duration
+from .api.marks import Cluster
 from .controller import Controller
 from .controller import handlers as _handlers  # noqa: F401 - registers the kopf handlers
 from .controller.events import EventPoster
@@ -128,7 +129,20 @@ class Operator:
     pool: ConnectionPool
 
 
-def assemble(ours: Settings, leadership: Leadership, kube_http: KubeHttp) -> Operator:
+async def cluster_identity(kube: KubeApi, configured: str | None) -> Cluster:
+    """This cluster's name (CCOPERATOR_CLUSTER_NAME), and its default: the uid of the
+    kube-system namespace."""
+    body = await kube.get_object("/api/v1/namespaces/kube-system")
+    uid = str(((body or {}).get("metadata") or {}).get("uid") or "")
+    if not uid and configured is None:
+        raise RuntimeError("the kube-system namespace's uid cannot be read, and it names this "
+                           "cluster by default: set CCOPERATOR_CLUSTER_NAME")
+    name = configured or uid
+    return Cluster(name=name, default_name=uid or name)
+
+
+def assemble(ours: Settings, leadership: Leadership, kube_http: KubeHttp,
+             cluster: Cluster) -> Operator:
     """Settings -> tenant registry, gate, controller, runtime, streams, checker."""
     kube = KubeApi(kube_http)
     # A resync wave spreads over +-10% of the period (workers.RESYNC_JITTER): a snapshot
@@ -151,7 +165,8 @@ def assemble(ours: Settings, leadership: Leadership, kube_http: KubeHttp) -> Ope
     gate = Gate(registry, claims, default_lifetime=ours.default_lifetime)
     events = EventPoster(kube)
     controller = Controller(gate=gate, kube=kube, events=events,
-                            grace_period=ours.grace_period, resync=ours.resync)
+                            grace_period=ours.grace_period, resync=ours.resync,
+                            cluster=cluster)
     runtime = Runtime(controller, kube, resync=ours.resync, workers=ours.workers,
                       max_queue_depth=ours.max_queue_depth, leadership=leadership,
                       events=events)
@@ -197,7 +212,9 @@ async def run(ours: Settings, *, stop_flag: asyncio.Event | None = None,
     kube_http = connect(configuration)
     # The fence: no write leaves this process unless it leads right now (leader.py).
     kube_http.write_guard = leadership.check
-    parts = assemble(ours, leadership, kube_http)
+    cluster = await cluster_identity(KubeApi(kube_http), ours.cluster_name)
+    log.info("cluster name %s (owner keys %s/<namespace>/<name>)", cluster.name, cluster.name)
+    parts = assemble(ours, leadership, kube_http, cluster)
     background: list[asyncio.Task[None]] = []
     register(ours, parts, background)
     if ours.metrics_port:

@@ -40,6 +40,9 @@ def _checked_duration(value: str) -> str:
 Duration = Annotated[str, AfterValidator(_checked_duration), Metavar("DURATION")]
 Url = Annotated[str, Metavar("URL")]
 Port = Annotated[int, Field(ge=0, le=65535), Metavar("PORT")]
+# Part of every owner key (api/marks.py), so never a "/": a DNS label or a uid.
+ClusterName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$"),
+                        Metavar("NAME")]
 
 
 class Settings(BaseSettings):
@@ -141,6 +144,17 @@ class Settings(BaseSettings):
         None, description="Namespace of the Lease; defaults to CCOPERATOR_NAMESPACE (the "
         "operator's own namespace)."
     )
+    cluster_name: ClusterName | None = Field(
+        None, description="The name of this cluster as its estate knows it: a declaration's "
+        "owner key is <cluster name>/<namespace>/<name>, and the default client id derives "
+        "from it. Unset: the uid of the kube-system namespace (unique, but new after a "
+        "rebuild): set a stable name to keep clients across rebuilds and restores; two live "
+        "clusters must have different names."
+    )
+    orphan_scan_period: Duration = Field(
+        "1h", description="How often each tenant is listed for clients marked with this "
+        "cluster's name that no resource declares any more (orphans; Go duration)."
+    )
     workers: int = Field(
         64, ge=1, le=1024, description="Workers reconciling resources at once (keys taken "
         "from the work queue; one key is never held by two workers)."
@@ -234,3 +248,7 @@ class Settings(BaseSettings):
     @property
     def grace_period(self) -> timedelta:
         return parse_duration(self.rotation_grace_period)
+
+    @property
+    def orphan_scan(self) -> timedelta:
+        return parse_duration(self.orphan_scan_period)

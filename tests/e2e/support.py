@@ -15,12 +15,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from ccoperator.api.marks import derived_client_id
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 REPO = Path(__file__).resolve().parents[2]
 GROUP, VERSION, PLURAL = "identity.ccoperator.io", "v1alpha1", "clientcredentialclients"
 T = TypeVar("T")
+# Every operator process's CCOPERATOR_CLUSTER_NAME unless a test sets another: owner keys
+# are e2e/<namespace>/<name>, and so are the default client ids derived from them.
+CLUSTER_NAME = "e2e"
+
+
+def default_client_id(namespace: str, name: str, cluster: str = CLUSTER_NAME) -> str:
+    """The client id the operator derives for a resource without spec.clientId."""
+    return derived_client_id(f"{cluster}/{namespace}/{name}")
 
 
 def free_port() -> int:
@@ -50,6 +59,7 @@ class OperatorProcess:
             "CCOPERATOR_LIVENESS_PORT": str(self.liveness_port),
             "CCOPERATOR_METRICS_PORT": str(self.metrics_port),
             "CCOPERATOR_RESYNC_PERIOD": "600s",
+            "CCOPERATOR_CLUSTER_NAME": CLUSTER_NAME,
             "CCOPERATOR_ROTATION_GRACE_PERIOD": "1h",
             "CCOPERATOR_LOG_LEVEL": "DEBUG",
             "CCOPERATOR_IDENTITY_TIMEOUT": "3",

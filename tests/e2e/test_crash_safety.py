@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccoperator.api.clients import derived_client_id
-
-from .support import Kube, token_status, wait_for
+from .support import Kube, default_client_id, token_status, wait_for
 
 
 def assert_exactly_once(kube: Kube, namespace: str, sim: Any, form: Any,
                         uid: str) -> None:
     obj = kube.wait_ready(namespace, "app", timeout=60)
-    client_id = derived_client_id(uid)
+    client_id = default_client_id(namespace, "app")
     assert obj["status"]["clientId"] == client_id
     others = [c["ClientId"] for c in form.api.list_clients(form.tenant_id)
               if c["ClientId"] != sim.admin_client_id]

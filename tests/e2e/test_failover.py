@@ -18,11 +18,10 @@ import time
 from typing import Any
 
 import pytest
-from ccoperator.api.clients import derived_client_id
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from .support import Kube, OperatorProcess, token_status, wait_for
+from .support import Kube, OperatorProcess, default_client_id, token_status, wait_for
 from .test_lifecycle import TENANT, spec
 
 LEASE = "ccoperator-leader"
@@ -90,10 +89,10 @@ def assert_each_once(kube: Kube, namespace: str, sim: Any, sim_api: Any,
     ready = {name: kube.wait_ready(namespace, name, timeout=60) for name in uids}
     remote = [c["ClientId"] for c in sim_api.list_clients(TENANT)
               if c["ClientId"] != sim.admin_client_id]
-    assert sorted(remote) == sorted(derived_client_id(u) for u in uids.values())
-    for name, uid in uids.items():
+    assert sorted(remote) == sorted(default_client_id(namespace, n) for n in uids)
+    for name in uids:
         obj = ready[name]
-        client_id = derived_client_id(uid)
+        client_id = default_client_id(namespace, name)
         assert obj["status"]["clientId"] == client_id
         data = kube.secret_data(namespace, f"{name}-credentials")
         assert data is not None, name

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccoperator.api.clients import derived_client_id
-
-from .support import Kube, OperatorProcess, token_status, wait_for
+from .support import Kube, OperatorProcess, default_client_id, token_status, wait_for
 
 TENANT = "demo-tenant"
 MEMBER = "6b1d0b52-0000-4000-8000-00000000e3e1"
@@ -31,7 +29,7 @@ def test_create_gives_ready_and_working_credentials(operator: OperatorProcess, k
     created = kube.create_ccc(namespace, "app", form.spec(name="My app"))
     obj = kube.wait_ready(namespace, "app")
     status = obj["status"]
-    client_id = derived_client_id(created["metadata"]["uid"])
+    client_id = default_client_id(namespace, "app")
     assert status["clientId"] == client_id
     assert status["secretName"] == "app-credentials"
     assert status["observedGeneration"] == 1

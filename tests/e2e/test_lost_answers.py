@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccoperator.api.clients import derived_client_id
-
-from .support import Kube, token_status
+from .support import Kube, default_client_id, token_status
 
 
 def calls_for(sim: Any, client_id: str) -> list[tuple[str, int | str]]:
@@ -22,7 +20,7 @@ def assert_one_client_one_secret(kube: Kube, namespace: str, sim: Any, form: Any
     """Once Ready: the operator's calls about the client (taken before this test reads
     anything itself), after checking it is the only one and holds only the Secret's secret."""
     obj = kube.wait_ready(namespace, "app", timeout=60)
-    client_id = derived_client_id(uid)
+    client_id = default_client_id(namespace, "app")
     calls = calls_for(sim, client_id)
     assert obj["status"]["clientId"] == client_id
     others = [c["ClientId"] for c in form.api.list_clients(form.tenant_id)

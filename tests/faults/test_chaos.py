@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ccoperator.api.clients import derived_client_id
 
 from tests.bench.harness import (
     TENANTS,
@@ -39,7 +38,7 @@ from tests.bench.harness import (
     declare_tenants,
     is_ready,
 )
-from tests.e2e.support import OperatorProcess, token_status
+from tests.e2e.support import OperatorProcess, default_client_id, token_status
 
 pytestmark = pytest.mark.chaos
 
@@ -258,7 +257,7 @@ def check_invariants(kube: KubeAdmin, sim: Any, namespace: str, names: list[str]
     for i, name in enumerate(names):
         obj = objects[name]
         status = obj.get("status") or {}
-        want = derived_client_id(obj["metadata"]["uid"])
+        want = default_client_id(namespace, name)
         expected[want] = name
         if status.get("clientId") != want:
             problems.append(f"{name}: status.clientId {status.get('clientId')} != {want}")

@@ -32,6 +32,7 @@ STALLS = {
     Reason.DELETE_FAILED: False,
     Reason.SECRET_CONFLICT: True,
     Reason.CLIENT_ID_TAKEN: True,
+    Reason.OWNED_ELSEWHERE: True,
     Reason.CLIENT_ID_CHANGED: True,
     Reason.TENANT_NOT_FOUND: True,
     Reason.FORBIDDEN: True,

@@ -19,15 +19,16 @@ from ccoperator.api.clients import (
     ClientStatus,
     CurrentSecret,
     RetiringSecret,
-    derived_client_id,
 )
 from ccoperator.api.conditions import Reason
+from ccoperator.api.marks import Mark, derived_client_id
 from ccoperator.reconcile import IssueReason
 from pydantic import SecretStr
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 UID = "5b0e6f4a-1111-2222-3333-444455556666"
-DERIVED = derived_client_id(UID)
+KEY = "blue/ns/app"  # this declaration's owner key
+DERIVED = derived_client_id(KEY)
 CTX = rc.Context(
     identity_url="http://127.0.0.1:9/",
     token_url="http://127.0.0.1:9/identity/connect/token",
@@ -84,6 +85,7 @@ def managed_status(client_id: str = DERIVED, **over: Any) -> ClientStatus:
         secret_name="app-credentials",
         current_secret=CurrentSecret(id=7, expires_at=NOW + timedelta(days=60),
                                      issued_at=NOW - timedelta(days=30)),
+        owner_key=KEY,
     )
     return base.model_copy(update=over)
 
@@ -102,6 +104,8 @@ def observed(**over: Any) -> rc.Observed:
         remote=None,
         secret=None,
         now=NOW,
+        owner_key=KEY,
+        own_aliases=frozenset({UID, "default-uid/ns/app"}),
     )
     return replace(base, **over)
 
@@ -325,14 +329,15 @@ V1 = replace(CTX, tagged=True)
 
 
 def test_v1_client_in_sync_with_our_tag_needs_nothing() -> None:
-    plan = rc.decide(in_sync(remote=remote(owner=UID, access_token_lifetime=3600)), V1)
+    plan = rc.decide(in_sync(remote=remote(mark=Mark(KEY), access_token_lifetime=3600),
+                             mark=Mark(KEY), mark_known=True), V1)
     assert plan.update is None and not plan.touches_identity
 
 
 def test_v1_missing_owner_tag_is_put_back_keeping_other_tags() -> None:
     plan = rc.decide(in_sync(remote=remote(other_tags=frozenset({"team:x"}))), V1)
     assert plan.update is not None
-    assert plan.update.wire_tags() == sorted({"team:x", f"ccoperator.io/owner={UID}"})
+    assert plan.update.wire_tags() == sorted({"team:x", f"ccoperator.io/owner={KEY}"})
 
 
 def test_unversioned_clients_have_no_tags_to_compare() -> None:
@@ -342,17 +347,19 @@ def test_unversioned_clients_have_no_tags_to_compare() -> None:
 
 
 def test_access_token_lifetime_is_compared_only_when_the_spec_sets_it() -> None:
-    drifted = remote(owner=UID, access_token_lifetime=900)
+    drifted = remote(mark=Mark(KEY), access_token_lifetime=900)
     assert rc.decide(in_sync(remote=drifted), V1).update is None
     plan = rc.decide(in_sync(spec=spec(accessTokenLifetime=600), remote=drifted), V1)
     assert plan.update is not None and plan.update.access_token_lifetime == 600
 
 
-def test_client_tagged_for_another_resource_is_never_adopted() -> None:
-    o = observed(spec=spec(clientId="shared", adopt=True), remote_observed=True,
-                 remote=remote("shared", owner="someone-else"))
+def test_client_marked_for_another_declaration_is_taken_without_adopt() -> None:
+    o = observed(spec=spec(clientId="shared"), remote_observed=True,
+                 remote=remote("shared", mark=Mark("green/ns/app")), mark=Mark("green/ns/app"),
+                 mark_known=True)
     plan = rc.decide(o, V1)
     assert plan.blocked is not None and plan.blocked.reason is Reason.CLIENT_ID_TAKEN
+    assert "green" not in plan.blocked.message  # never names the other declaration
     assert not plan.touches_identity
 
 
@@ -360,7 +367,7 @@ def test_adopting_an_untagged_client_tags_it_ours() -> None:
     o = observed(spec=spec(clientId="legacy", adopt=True), remote_observed=True,
                  remote=remote("legacy"))
     plan = rc.decide(o, V1)
-    assert plan.adopt and plan.update is not None and plan.update.owner == UID
+    assert plan.adopt and plan.update is not None and plan.update.mark == Mark(KEY)
 
 
 def test_secret_of_a_derived_create_whose_status_was_lost_is_recovered() -> None:
@@ -378,3 +385,95 @@ def test_secret_of_a_derived_create_whose_status_was_lost_is_recovered() -> None
     plan = rc.decide(replace(base, secret=secret), CTX)
     assert not plan.create and not plan.record_intent and plan.issue_secret is None
     assert plan.recover_current is not None and plan.recover_current.id == 7
+
+
+# ------------------------------------------------------- one declaration, one client (marks)
+
+
+@pytest.mark.parametrize("ctx", [CTX, V1], ids=["unversioned", "v1"])
+@pytest.mark.parametrize("owner", [KEY, UID, "default-uid/ns/app"],
+                         ids=["owner key", "legacy uid", "default cluster name"])
+@pytest.mark.parametrize("adopt", [False, True])
+def test_our_own_client_found_without_a_record_is_taken_back(
+        ctx: rc.Context, owner: str, adopt: bool) -> None:
+    """A rebuilt cluster, a restore, an Orphan deletion declared again: whatever adopt says
+    (and the tenant's adoption), a client carrying this declaration's mark is reclaimed."""
+    chosen = {"clientId": "billing-demo", "adopt": adopt}
+    o = observed(spec=spec(**chosen), remote_observed=True,
+                 remote=remote("billing-demo", mark=Mark(owner) if ctx.tagged else None,
+                               role_ids=frozenset({"old-role"})),
+                 mark=Mark(owner), mark_known=True)
+    plan = rc.decide(o, ctx)
+    assert plan.blocked is None and plan.reclaim and not plan.create and not plan.adopt
+    assert plan.issue_secret is IssueReason.RECLAIMED and plan.write_secret
+    assert not plan.revoke_unknown and plan.revoke_now == ()  # the others retire with grace
+    assert plan.update is not None and plan.update.role_ids == frozenset({"r1", "r2"})
+    if ctx.tagged:
+        assert plan.update.mark == Mark(KEY)  # re-marked with the owner key
+
+
+def test_a_released_client_is_taken_back_by_the_same_declaration() -> None:
+    o = observed(spec=spec(clientId="kept"), remote_observed=True, remote=remote("kept"),
+                 mark=Mark(KEY, released=True), mark_known=True)
+    plan = rc.decide(o, CTX)
+    assert plan.reclaim and plan.blocked is None
+
+
+@pytest.mark.parametrize("other", [Mark("green/ns/app"), Mark("blue/other-ns/app"),
+                                   Mark("blue/ns/other"), Mark("4e0b-other-uid"),
+                                   Mark("green/ns/app", released=True)])
+def test_a_client_marked_for_another_declaration_needs_adopt_and_is_handed_over(
+        other: Mark) -> None:
+    taken = observed(spec=spec(clientId="x-demo"), remote_observed=True, remote=remote("x-demo"),
+                     mark=other, mark_known=True)
+    assert rc.decide(taken, CTX).blocked.reason is Reason.CLIENT_ID_TAKEN  # type: ignore[union-attr]
+    handed = replace(taken, spec=spec(clientId="x-demo", adopt=True))
+    plan = rc.decide(handed, V1)
+    # adopt: true (the tenant allows it, or policy refused earlier): a handover, our mark.
+    assert plan.adopt and not plan.reclaim and plan.issue_secret is IssueReason.ADOPTED
+    assert plan.update is not None and plan.update.mark == Mark(KEY)
+
+
+def test_a_client_handed_over_elsewhere_is_never_written_to() -> None:
+    o = in_sync(rotate_request="now", secret=None, mark=Mark("green/ns/app"), mark_known=True)
+    plan = rc.decide(o, CTX)
+    assert plan.blocked is not None and plan.blocked.reason is Reason.OWNED_ELSEWHERE
+    assert not plan.touches_identity and not plan.write_secret
+
+
+def test_a_managed_client_without_a_known_mark_is_decided_as_ours() -> None:
+    """The unversioned form shows marks only in secrets: the plan is made, and the controller
+    reads the mark before any write (reconciler._needs_mark)."""
+    plan = rc.decide(in_sync(rotate_request="now"), CTX)
+    assert plan.issue_secret is IssueReason.REQUESTED and plan.touches_identity
+
+
+@pytest.mark.parametrize(("owner_key", "issue", "remark"), [
+    (None, None, True),          # marked before owner keys: re-mark, no other write
+    ("default-uid/ns/app", None, True),  # marked under the default name: re-mark
+    (KEY, None, False),          # marked: nothing
+    (None, "now", False),        # a new secret carries the mark anyway
+])
+def test_unversioned_clients_marked_the_old_way_are_re_marked(
+        owner_key: str | None, issue: str | None, remark: bool) -> None:
+    plan = rc.decide(in_sync(status=managed_status(owner_key=owner_key), rotate_request=issue),
+                     CTX)
+    assert plan.remark is remark
+    if remark:
+        assert plan.update is None and plan.issue_secret is None and plan.touches_identity
+
+
+def test_v1_clients_tagged_with_a_uid_are_re_tagged_with_the_owner_key() -> None:
+    o = in_sync(remote=remote(mark=Mark(UID), other_tags=frozenset({"team:x"})),
+                mark=Mark(UID), mark_known=True)
+    plan = rc.decide(o, V1)
+    assert plan.blocked is None and plan.issue_secret is None and not plan.remark
+    assert plan.update is not None
+    assert plan.update.wire_tags() == sorted({"team:x", f"ccoperator.io/owner={KEY}"})
+
+
+def test_a_default_id_recorded_before_owner_keys_is_kept() -> None:
+    legacy = "0d1b6a1e-5e2f-5c3d-9a8b-7c6d5e4f3a2b"  # a uuid5 of the resource uid
+    plan = rc.decide(in_sync(status=managed_status(client_id=legacy),
+                             remote=remote(legacy), secret=good_secret(legacy)), CTX)
+    assert plan.blocked is None and plan.client_id == legacy and not plan.create

@@ -55,6 +55,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* The ConfigMap's data: CCOPERATOR_* settings. The identity URL is optional, as it is for
      the operator: tenant objects may each name theirs (spec.identityUrl). */}}
 {{- define "ccoperator.config" -}}
+{{- with .Values.clusterName }}
+CCOPERATOR_CLUSTER_NAME: {{ . | quote }}
+{{- end }}
 {{- with .Values.identity.url }}
 CCOPERATOR_IDENTITY_URL: {{ . | quote }}
 {{- end }}

@@ -8,12 +8,13 @@ name, Secret name) or on operator settings (secret lifetime), and shape the stat
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .marks import derived_client_id
 
 GROUP = "identity.ccoperator.io"
 VERSION = "v1alpha1"
@@ -34,10 +35,6 @@ SECRET_EXPIRES_ANNOTATION = f"{GROUP}/secret-expires-at"
 SECRET_FINGERPRINT_ANNOTATION = f"{GROUP}/secret-fingerprint"
 OWNER_UID_LABEL = f"{GROUP}/owner-uid"
 
-# Namespace for ids derived from a resource uid: the same uid always gives the same client
-# id, so a retried create after a lost answer targets the same id (and 409 means "ours").
-CLIENT_ID_NAMESPACE = uuid.UUID("0b7a3c38-5f1e-4d7e-9a5c-6f1d2a8e9b01")
-
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _DURATION_FULL = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|h|m|s))+$")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -49,27 +46,6 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"invalid duration {text!r}: use Go form like '720h', '1h30m', '90s'")
     seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
     return timedelta(seconds=seconds)
-
-
-
-def derived_client_id(uid: str) -> str:
-    return str(uuid.uuid5(CLIENT_ID_NAMESPACE, uid))
-
-
-# The tag that marks a remote client as managed by the resource with this uid (v1 tenants
-# have tags): the operator tells its own clients from others' without the resource at hand.
-# A uid is no secret, and it names no namespace.
-OWNER_TAG_PREFIX = "ccoperator.io/owner="
-
-
-def owner_tag(uid: str) -> str:
-    return OWNER_TAG_PREFIX + uid
-
-
-def tag_owner(tags: list[str] | None) -> str | None:
-    """The uid of the resource a client's tags say manages it, if any."""
-    return next((t[len(OWNER_TAG_PREFIX):] for t in tags or () if t.startswith(OWNER_TAG_PREFIX)),
-                None)
 
 
 class DeletionPolicy(StrEnum):
@@ -134,8 +110,9 @@ class ClientSpec(_Model):
     def secret_name(self, resource_name: str) -> str:
         return self.secret.name or f"{resource_name}-credentials"
 
-    def desired_client_id(self, uid: str) -> str:
-        return self.client_id or derived_client_id(uid)
+    def desired_client_id(self, owner_key: str) -> str:
+        """spec.clientId, else the id derived from the declaration's owner key (marks.py)."""
+        return self.client_id or derived_client_id(owner_key)
 
     def lifetime(self, default: timedelta | None) -> timedelta | None:
         """How long a new secret lives; None means it never expires."""
@@ -184,6 +161,9 @@ class ClientStatus(_Model):
     current_secret: CurrentSecret | None = Field(None, alias="currentSecret")
     retiring_secrets: tuple[RetiringSecret, ...] = Field((), alias="retiringSecrets")
     rotation_request: str | None = Field(None, alias="rotationRequest")
+    # The owner key the client's mark carries, as this resource last wrote or checked it
+    # (absent on clients marked before owner keys: they are re-marked on their next pass).
+    owner_key: str | None = Field(None, alias="ownerKey")
     observed_generation: int | None = Field(None, alias="observedGeneration")
     conditions: tuple[Condition, ...] = ()
 

@@ -21,6 +21,9 @@ class Reason(StrEnum):
     # Ready=False, needs the user (permanent until the spec or the outside world changes)
     SECRET_CONFLICT = "SecretConflict"  # noqa: S105 - a reason, not a password
     CLIENT_ID_TAKEN = "ClientIdTaken"
+    # The client this resource managed is now marked for another declaration (a handover):
+    # nothing is written to it any more.
+    OWNED_ELSEWHERE = "OwnedElsewhere"
     CLIENT_ID_CHANGED = "ClientIdChanged"
     TENANT_NOT_FOUND = "TenantNotFound"
     FORBIDDEN = "Forbidden"
@@ -87,6 +90,7 @@ STALLED = "Stalled"
 # the same on both): Stalled, the Argo CD health check and the alerts agree on one list.
 NEEDS_USER: frozenset[str] = frozenset({
     Reason.SECRET_CONFLICT, Reason.CLIENT_ID_TAKEN, Reason.CLIENT_ID_CHANGED,
+    Reason.OWNED_ELSEWHERE,
     Reason.TENANT_NOT_FOUND, Reason.FORBIDDEN, Reason.INVALID_SPEC, Reason.UNAUTHORIZED,
     Reason.TENANT_REF_NOT_FOUND, Reason.TENANT_NOT_ALLOWED, Reason.POLICY_DENIED,
     Reason.CLIENT_ID_RESERVED, TenantReason.CREDENTIALS_NOT_FOUND,

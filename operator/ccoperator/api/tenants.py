@@ -28,6 +28,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
 
+class Orphans(StrEnum):
+    REPORT = "Report"
+    DELETE = "Delete"
+
+
 class Adoption(StrEnum):
     DENY = "Deny"
     ALLOW = "Allow"
@@ -85,6 +90,12 @@ class TenantSpec(_Model):
     allowed_client_ids: tuple[str, ...] | None = Field(None, alias="allowedClientIds")
     # Which form of the identity API the tenant answers: the specification's paths, or v1.
     api_version: ApiVersion = Field(ApiVersion.UNVERSIONED, alias="apiVersion")
+    # Clients marked with this cluster's name that nothing declares any more (api/marks.py).
+    orphans: Orphans = Orphans.REPORT
+    orphan_grace_period: str = Field("24h", alias="orphanGracePeriod")
+
+    def orphan_grace(self) -> timedelta:
+        return parse_duration(self.orphan_grace_period)
 
     def max_lifetime(self) -> timedelta | None:
         if self.max_secret_lifetime is None:

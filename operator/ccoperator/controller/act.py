@@ -28,6 +28,10 @@ from .view import Outcome
 log = logging.getLogger("ccoperator.controller")
 
 
+class ClientExists(Exception):
+    """A create of the derived id found the client there already: read it, decide again."""
+
+
 class Actor:
     def __init__(self, *, gate: Gate, kube: KubeApi, observer: Observer,
                  status: StatusWriter, grace_period: timedelta) -> None:
@@ -41,9 +45,13 @@ class Actor:
         # Kept across terms: it only picks which of two safe reads comes first (a secret add
         # answered 404 falls back to the POST), whatever another leader did meanwhile.
         self._landed: dict[str, str] = {}
+        # uid -> the derived client id this process POSTed without learning the outcome
+        # (any unknown outcome): a later 409 on it is that create, not an earlier life's.
+        self._posted: dict[str, str] = {}
 
     def forget(self, uid: str) -> None:
         self._landed.pop(uid, None)
+        self._posted.pop(uid, None)
 
     async def execute(self, o: rc.Observed, plan: rc.Plan, ctx: rc.Context,
                       admitted: Admitted) -> Outcome:
@@ -69,6 +77,15 @@ class Actor:
         if plan.issue_secret is not None and credential is None:
             credential = await self._credentials.issue(o, admitted, expires_at)
         current, retiring = self._carried_over(o, plan, status)
+        if plan.reclaim and credential is not None:
+            # Every secret but the new one may be held by a workload of the cluster this
+            # client came from (a blue/green switch, a restore): they retire with the grace.
+            retiring.extend(RetiringSecret(id=secret_id, revoke_after=o.now + self._grace)
+                            for secret_id in sorted(await self._credentials.others(
+                                o, admitted, credential, plan))
+                            if all(r.id != secret_id for r in retiring))
+        if plan.remark and current is not None:
+            await self._credentials.remark(o, admitted, current.id)
         if plan.write_secret:
             await self._credentials.write(o, plan, ctx, credential)
             failpoints.hit(failpoints.AFTER_SECRET_WRITE)
@@ -107,15 +124,22 @@ class Actor:
                     secret_description=self._credentials.description(o),
                     secret_expiration_date=expires_at))
         except OutcomeUnknown as exc:
-            if o.spec.client_id is None and (exc.status is None or 200 <= exc.status < 300):
-                # No answer (or one we could not read): it probably landed. A 5xx answer
-                # probably did not, and POSTing the same id again is the cheaper read.
-                self._landed[o.uid] = plan.client_id
+            if o.spec.client_id is None:
+                self._posted[o.uid] = plan.client_id
+                if exc.status is None or 200 <= exc.status < 300:
+                    # No answer (or one we could not read): it probably landed. A 5xx answer
+                    # probably did not, and POSTing the same id again is the cheaper read.
+                    self._landed[o.uid] = plan.client_id
             raise
         except Conflict:
             if o.spec.client_id is not None:
                 return await self._taken_meanwhile(o, plan, ctx, status)
-            # Our uid-derived id: an earlier POST of ours landed but its answer was lost.
+            if plan.client_id not in (self._landed.get(o.uid), self._posted.get(o.uid)):
+                # Our derived id exists and this process never sent it: a client this
+                # declaration made in an earlier life of the cluster (or another process's
+                # lost answer). Read it and decide again (its mark says whose it is).
+                raise ClientExists(plan.client_id) from None
+            # Our derived id: an earlier POST of ours landed but its answer was lost.
             # The client is ours, its first secret unknown: issue one, revoke the rest
             # (if this pass fails from here on, the next one starts with the secret).
             self._landed[o.uid] = plan.client_id
@@ -197,7 +221,13 @@ class Actor:
         return current, retiring
 
     def _announce_issue(self, o: rc.Observed, plan: rc.Plan, credential: Credential) -> None:
-        if plan.issue_secret in (rc.IssueReason.EXPIRING, rc.IssueReason.REQUESTED):
+        if plan.issue_secret is rc.IssueReason.RECLAIMED:
+            self._status.event(o, False, "Reclaimed",
+                               f"Took back client {plan.client_id!r} (it carries this "
+                               f"declaration's mark): issued secret {credential.secret_id}; "
+                               "its other secrets stay valid until "
+                               f"{(o.now + self._grace).isoformat(timespec='seconds')}.")
+        elif plan.issue_secret in (rc.IssueReason.EXPIRING, rc.IssueReason.REQUESTED):
             self._status.event(o, False, "Rotated",
                                f"Issued secret {credential.secret_id} for client "
                                f"{plan.client_id!r}; the previous one stays valid until "
@@ -223,12 +253,17 @@ class Actor:
             "retiring_secrets": tuple(retiring),
             "rotation_request": (o.rotate_request if credential is not None
                                  else status.rotation_request),
+            # The mark now says so: tags were put right (v1), or a secret issued or re-marked.
+            "owner_key": (o.owner_key if ctx.tagged or credential is not None or plan.remark
+                          else status.owner_key),
         })
         await self._status.write(
             o, final, True, Reason.CLIENT_READY,
             f"Client {plan.client_id!r} in tenant {o.tenant_id!r} is ready; credentials are in "
             f"Secret {plan.secret_name!r}.")
-        self._landed.pop(o.uid, None)  # resolved: the Secret and status hold the client now
+        # Resolved: the Secret and status hold the client now.
+        self._landed.pop(o.uid, None)
+        self._posted.pop(o.uid, None)
         requeue = plan.requeue_after or ctx.resync
         if credential is not None or revoked:
             requeue = min(requeue, _next_wake(final, ctx, o.now))

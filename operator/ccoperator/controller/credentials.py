@@ -19,6 +19,7 @@ from ..api.clients import (
     CurrentSecret,
     RetiringSecret,
 )
+from ..api.marks import Mark
 from ..identity import NotFound, OutcomeUnknown, SecretCreate
 from ..kube.api import KubeApi, Owner
 from .gate import Admitted
@@ -44,7 +45,27 @@ class CredentialWriter:
 
     @staticmethod
     def description(o: rc.Observed) -> str:
-        return o.spec.secret.description or f"ccoperator {o.namespace}/{o.name}"
+        """A new secret's description: the user's (or a default) and our mark at its end
+        (api/marks.py: the unversioned form has no tags; its newest marked secret speaks
+        for the client)."""
+        return Mark(o.owner_key).in_description(
+            o.spec.secret.description or f"ccoperator {o.namespace}/{o.name}")
+
+    async def remark(self, o: rc.Observed, admitted: Admitted, secret_id: int) -> None:
+        """Put our mark on the client's current secret (one write, nothing else changes)."""
+        await admitted.connection.identity.update_secret(
+            o.tenant_id, admitted.client_id, secret_id,
+            SecretCreate(description=self.description(o)))
+
+    async def others(self, o: rc.Observed, admitted: Admitted, credential: Credential,
+                     plan: rc.Plan) -> set[int]:
+        """Every secret of the client but the one just issued (the add answer lists them on
+        the unversioned form; v1 needs a list)."""
+        existing = credential.client_secrets
+        if existing is None:
+            existing = frozenset(s.id for s in await admitted.connection.identity.list_secrets(
+                o.tenant_id, plan.client_id))
+        return set(existing) - {credential.secret_id}
 
     async def issue(self, o: rc.Observed, admitted: Admitted,
                     expires_at: datetime | None) -> Credential:

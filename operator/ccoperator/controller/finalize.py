@@ -13,9 +13,19 @@ from collections.abc import Callable
 
 from ..api.clients import ClientSpec, ClientStatus, DeletionPolicy
 from ..api.conditions import Reason
-from ..identity import IdentityError, NotFound, OutcomeUnknown, Transient
+from ..api.marks import Cluster, Mark, mark_from_secrets
+from ..identity import (
+    ApiVersion,
+    ClientDto,
+    IdentityError,
+    NotFound,
+    OutcomeUnknown,
+    SecretCreate,
+    Transient,
+)
 from ..kube.api import KubeApiError, KubeConflict
 from ..reconcile import policy
+from ..reconcile.model import RemoteClient
 from ..tenants.connections import Connection
 from ..tenants.credentials import CredentialsProblem
 from .gate import Gate
@@ -33,8 +43,10 @@ class CannotDelete(Exception):
 
 
 class Finalizer:
-    def __init__(self, gate: Gate, status: StatusWriter, forget: Callable[[str], None]) -> None:
+    def __init__(self, gate: Gate, status: StatusWriter, forget: Callable[[str], None],
+                 cluster: Cluster) -> None:
         self._gate = gate
+        self._cluster = cluster
         self._status = status
         self._forget = forget
         # Resources whose finalizer ran: no reconcile may touch them again. Bounded: a loop
@@ -45,7 +57,8 @@ class Finalizer:
         return uid in self._finalized
 
     async def finalize(self, view: ResourceView) -> None:
-        """Delete the remote client (Delete policy). Raises to be retried; never drops it."""
+        """Delete the remote client (Delete policy), or mark it released (Orphan). Raises to
+        be retried; never drops it."""
         status = self._status.current(view)
         try:
             spec = ClientSpec.model_validate(view.spec)
@@ -66,24 +79,41 @@ class Finalizer:
         if kept is not None:
             await self._keep(view, status, tenant, client_id, *kept)
             return
-        connection = await self._delete(view, spec, status, tenant, client_id)
-        connection.remote.forget(tenant, client_id)
-        self._status.event(view, False, "Deleted",
-                           f"Deleted client {client_id!r} from tenant {tenant!r}.")
+        orphan = spec.deletion_policy is DeletionPolicy.ORPHAN
+        try:
+            connection = await self._connection(view, spec, status, tenant, client_id)
+            read = await self._read(connection, tenant, client_id)
+        except (IdentityError, CannotDelete) as exc:
+            if not orphan or isinstance(exc, Transient | OutcomeUnknown):
+                raise
+            # Keeping the client is what was asked; its release mark is a courtesy.
+            log.warning("%s/%s: client %r kept; could not mark it released: %s",
+                        view.namespace, view.name, client_id, exc)
+            self._forget(view.uid)
+            return
+        if read is not None and read[1] is not None and not self._ours(view, read[1]):
+            await self._keep(view, status, tenant, client_id, Reason.OWNED_ELSEWHERE,
+                             "another ClientCredentialClient's mark is on it now (handed over)")
+            return
+        if orphan:
+            if read is not None:
+                await self._release(view, connection, tenant, read[0], status)
+        else:
+            await self._delete(view, status, connection, tenant, client_id)
         self._forget(view.uid)
 
     async def _target(self, view: ResourceView, spec: ClientSpec,
                       status: ClientStatus) -> tuple[str, str] | None:
-        """(tenant, client id) to delete, or None: nothing to delete (Orphan, never made)."""
-        if spec.deletion_policy is DeletionPolicy.ORPHAN:
-            return None
+        """(tenant, client id) this resource holds, or None: nothing remote to act on."""
         client_id, tenant = status.client_id, status.tenant_id
-        if client_id is None and spec.client_id is None:
-            # A uid-derived id is not recorded before its POST (reconcile/plan.py): a create
-            # whose answer was lost left a client only this resource can own. Delete that id
-            # (a 404 when it was never created).
+        if (client_id is None and spec.client_id is None
+                and spec.deletion_policy is DeletionPolicy.DELETE):
+            # A derived id is not recorded before its POST (reconcile/plan.py): a create
+            # whose answer was lost left a client only this declaration can own. Delete that
+            # id (a 404 when it was never created).
             tenant = await self._gate.tenant_id_of(view.namespace, spec)
-            client_id = spec.desired_client_id(view.uid) if tenant is not None else None
+            client_id = (spec.desired_client_id(self._cluster.key(view.namespace, view.name))
+                         if tenant is not None else None)
         return (tenant, client_id) if client_id is not None and tenant is not None else None
 
     def _kept(self, uid: str, tenant: str, client_id: str) -> tuple[Reason, str] | None:
@@ -93,6 +123,10 @@ class Finalizer:
         if not self._gate.owns(uid, tenant, client_id):
             return Reason.CLIENT_ID_TAKEN, "another ClientCredentialClient manages it"
         return None
+
+    def _ours(self, view: ResourceView, mark: Mark) -> bool:
+        return mark.owner == self._cluster.key(view.namespace, view.name) or (
+            mark.owner in self._cluster.aliases(view.namespace, view.name, view.uid))
 
     async def _keep(self, view: ResourceView, status: ClientStatus, tenant: str,
                     client_id: str, reason: Reason, why: str) -> None:
@@ -106,26 +140,69 @@ class Finalizer:
             await self._status.write(view, status, False, reason, message, announce=False)
         self._forget(view.uid)
 
-    async def _delete(self, view: ResourceView, spec: ClientSpec, status: ClientStatus,
-                      tenant: str, client_id: str) -> Connection:
+    async def _connection(self, view: ResourceView, spec: ClientSpec, status: ClientStatus,
+                          tenant: str, client_id: str) -> Connection:
         key = policy.tenant_key(spec.tenant_ref, view.namespace)
         connection = (self._gate.registry.cleanup_connection(key)
                       or await self._gate.registry.connection(key))
+        if isinstance(connection, CredentialsProblem):
+            await self._failed(view, status, tenant, client_id, CannotDelete(
+                f"{key} cannot act: {connection.message}"))
+            raise CannotDelete(f"{key} cannot act: {connection.message}")
+        return connection
+
+    async def _read(self, connection: Connection, tenant: str,
+                    client_id: str) -> tuple[RemoteClient, Mark | None] | None:
+        """The client and whose it says it is, read fresh before anything is written to it
+        (None: it is gone). v1: its tags; the unversioned form: its secrets."""
+        remote = connection.remote
+        if connection.identity.api_version is ApiVersion.V1:
+            found = await remote.get(tenant, client_id)
+            return (found, found.mark) if found is not None else None
         try:
-            if isinstance(connection, CredentialsProblem):
-                raise CannotDelete(f"{key} cannot act: {connection.message}")
+            secrets = await connection.identity.list_secrets(tenant, client_id)
+        except NotFound:
+            return None
+        known = remote.peek(tenant, client_id) or RemoteClient(client_id, "", frozenset(), True)
+        return known, mark_from_secrets((s.id, s.description) for s in secrets)
+
+    async def _release(self, view: ResourceView, connection: Connection, tenant: str,
+                       remote: RemoteClient, status: ClientStatus) -> None:
+        """deletionPolicy: Orphan: the client stays, marked released (not an orphan; the
+        same declaration takes it back if it returns)."""
+        released = Mark(self._cluster.key(view.namespace, view.name), released=True)
+        identity = connection.identity
+        if identity.api_version is ApiVersion.V1:
+            await identity.update_client(tenant, remote.client_id, ClientDto(
+                client_id=remote.client_id, name=remote.name, role_ids=sorted(remote.role_ids),
+                enabled=remote.enabled, tags=sorted({*remote.other_tags, released.tag()})))
+        elif status.current_secret is not None:
+            await identity.update_secret(tenant, remote.client_id, status.current_secret.id,
+                                         SecretCreate(description=released.in_description(
+                                             view.spec.get("secret", {}).get("description")
+                                             or f"ccoperator {view.namespace}/{view.name}")))
+        connection.remote.forget(tenant, remote.client_id)
+
+    async def _delete(self, view: ResourceView, status: ClientStatus, connection: Connection,
+                      tenant: str, client_id: str) -> None:
+        try:
             await connection.identity.delete_client(tenant, client_id)
         except NotFound:
             pass  # client or tenant already gone: nothing left to delete
         except (Transient, OutcomeUnknown):
             raise
-        except (IdentityError, CannotDelete) as exc:
-            message = (f"Could not delete client {client_id!r} from tenant "
-                       f"{tenant!r}: {exc}. Retrying; set "
-                       "spec.deletionPolicy: Orphan to keep the remote client and let the "
-                       "resource go.")
-            with contextlib.suppress(KubeConflict):
-                await self._status.write(view, status, False, Reason.DELETE_FAILED, message)
+        except IdentityError as exc:
+            await self._failed(view, status, tenant, client_id, exc)
             raise
-        assert not isinstance(connection, CredentialsProblem)
-        return connection
+        connection.remote.forget(tenant, client_id)
+        self._status.event(view, False, "Deleted",
+                           f"Deleted client {client_id!r} from tenant {tenant!r}.")
+
+    async def _failed(self, view: ResourceView, status: ClientStatus, tenant: str,
+                      client_id: str, exc: Exception) -> None:
+        message = (f"Could not delete client {client_id!r} from tenant "
+                   f"{tenant!r}: {exc}. Retrying; set "
+                   "spec.deletionPolicy: Orphan to keep the remote client and let the "
+                   "resource go.")
+        with contextlib.suppress(KubeConflict):
+            await self._status.write(view, status, False, Reason.DELETE_FAILED, message)

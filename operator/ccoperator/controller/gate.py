@@ -100,8 +100,8 @@ class Gate:
 
     # ------------------------------------------------------------------------- the checks
 
-    async def admit(self, *, uid: str, namespace: str, spec: ClientSpec,
-                    status: ClientStatus) -> Admitted | policy.Denial | CredentialsProblem:
+    async def admit(self, *, uid: str, namespace: str, spec: ClientSpec, status: ClientStatus,
+                    owner_key: str) -> Admitted | policy.Denial | CredentialsProblem:
         key = policy.tenant_key(spec.tenant_ref, namespace)
         self._track(uid, namespace, key)
         resolved = await self._resolve(key, namespace, spec)
@@ -113,7 +113,7 @@ class Gate:
                 Reason.TENANT_REF_NOT_FOUND,
                 f"{key} now names tenant {resolved.tenant_id!r}, but this resource's client "
                 f"lives in tenant {status.tenant_id!r}. Restore the tenant object's tenantId."))
-        client_id = status.client_id or spec.desired_client_id(uid)
+        client_id = status.client_id or spec.desired_client_id(owner_key)
         self._client_ids[uid] = client_id
         denial = policy.reserved(client_id, self.registry.reserved_ids())
         if denial is not None:

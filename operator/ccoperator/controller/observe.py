@@ -14,6 +14,7 @@ from typing import Any
 from .. import metrics
 from .. import reconcile as rc
 from ..api.clients import ClientSpec, ClientStatus
+from ..api.marks import Mark, mark_from_secrets
 from ..identity import ApiVersion
 from ..kube.api import KubeApi
 from ..kube.secret_cache import SecretCache
@@ -126,3 +127,9 @@ class Observer:
             return True, await remote.get(tenant, admitted.client_id)
         return True, await remote.get_cached(tenant, admitted.client_id,
                                              since_start=cause is Cause.RESUME)
+
+    async def mark(self, admitted: Admitted, client_id: str) -> Mark | None:
+        """Whose the client says it is, on the unversioned form (no tags): the mark of its
+        newest marked secret. One list of its secrets."""
+        secrets = await admitted.connection.identity.list_secrets(admitted.tenant_id, client_id)
+        return mark_from_secrets((s.id, s.description) for s in secrets)

@@ -19,6 +19,7 @@ from .. import metrics
 from .. import reconcile as rc
 from ..api.clients import ROTATE_ANNOTATION, ClientSpec, ClientStatus
 from ..api.conditions import Reason
+from ..api.marks import Cluster
 from ..identity import (
     ApiVersion,
     ClientNotFound,
@@ -31,7 +32,7 @@ from ..kube.api import KubeApi, KubeApiError, KubeConflict
 from ..kube.secret_cache import SecretCache
 from ..reconcile import policy
 from ..tenants.credentials import CredentialsProblem
-from .act import Actor
+from .act import Actor, ClientExists
 from .finalize import Finalizer
 from .gate import Admitted, Gate
 from .observe import Observer
@@ -58,8 +59,10 @@ class Controller:
         events: EventSink,
         grace_period: timedelta,
         resync: timedelta,
+        cluster: Cluster,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._cluster = cluster
         self._gate = gate
         self._grace = grace_period
         self._resync = resync
@@ -69,7 +72,7 @@ class Controller:
         self._observer = Observer(kube, self._status)
         self._actor = Actor(gate=gate, kube=kube, observer=self._observer, status=self._status,
                             grace_period=grace_period)
-        self._finalizer = Finalizer(gate, self._status, self.forget)
+        self._finalizer = Finalizer(gate, self._status, self.forget, cluster)
         # Per-resource backoff, shared with the work queue (which also uses it for failures
         # the reconcile does not handle itself).
         self.backoff: RateLimiter[str] = RateLimiter()
@@ -166,7 +169,8 @@ class Controller:
                      cause: Cause) -> Outcome:
         """1. The gate: policy first, so a refused pass makes no identity call at all."""
         admitted = await self._gate.admit(uid=view.uid, namespace=view.namespace, spec=spec,
-                                          status=status)
+                                          status=status,
+                                          owner_key=self._cluster.key(view.namespace, view.name))
         if isinstance(admitted, policy.Denial):
             return await self._refused(view, status, admitted)
         if isinstance(admitted, CredentialsProblem):
@@ -205,29 +209,44 @@ class Controller:
         ctx = await self._context(admitted)
         self._status.lifetimes[view.uid] = admitted.default_lifetime
         try:
-            observed = await self._observe(view, spec, status, cause, admitted)
+            observed = await self._observe(view, spec, status, cause, admitted, ctx)
+            plan = rc.decide(observed, ctx)
+            if _needs_mark(observed, plan):
+                # About to write to a client we hold: first make sure it is still ours.
+                observed = await self._learn_mark(observed, admitted, ctx)
+                plan = rc.decide(observed, ctx)
         except RETRYABLE:
             raise  # reconcile() backs off; a working client stays Ready meanwhile
         except IdentityError as exc:
             return await self._permanent(view, status, admitted.tenant_id, exc)
-        plan = rc.decide(observed, ctx)
-        if plan.blocked is not None:
-            return await self._blocked(view, status, plan)
         try:
-            try:
-                return await self._actor.execute(observed, plan, ctx, admitted)
-            except ClientNotFound:
-                if not observed.remote_assumed:
-                    raise
-            # The PUT of a spec change found no client: gone remotely; decide on that.
-            observed = dataclasses.replace(observed, remote_observed=True, remote=None,
-                                           remote_assumed=False)
-            return await self._actor.execute(observed, rc.decide(observed, ctx), ctx, admitted)
+            return await self._act(view, status, observed, plan, ctx, admitted)
         except RETRYABLE:
             raise
         except IdentityError as exc:
             return await self._permanent(view, self._status.current(view), admitted.tenant_id,
                                          exc)
+
+    async def _act(self, view: ResourceView, status: ClientStatus, observed: rc.Observed,
+                   plan: rc.Plan, ctx: rc.Context, admitted: Admitted) -> Outcome:
+        """4. Act, deciding once more where acting found the client other than observed."""
+        if plan.blocked is not None:
+            return await self._blocked(view, status, plan)
+        try:
+            return await self._actor.execute(observed, plan, ctx, admitted)
+        except ClientNotFound:
+            if not observed.remote_assumed:
+                raise
+            # The PUT of a spec change found no client: gone remotely; decide on that.
+            observed = dataclasses.replace(observed, remote_observed=True, remote=None,
+                                           remote_assumed=False)
+        except ClientExists:
+            # Our derived id was there already (an earlier life of this cluster): read it.
+            observed = await self._learn_mark(observed, admitted, ctx, fresh=True)
+        plan = rc.decide(observed, ctx)
+        if plan.blocked is not None:
+            return await self._blocked(view, status, plan)
+        return await self._actor.execute(observed, plan, ctx, admitted)
 
     async def _context(self, admitted: Admitted) -> rc.Context:
         connection = admitted.connection
@@ -241,10 +260,17 @@ class Controller:
         )
 
     async def _observe(self, view: ResourceView, spec: ClientSpec, status: ClientStatus,
-                       cause: Cause, admitted: Admitted) -> rc.Observed:
+                       cause: Cause, admitted: Admitted, ctx: rc.Context) -> rc.Observed:
         remote_observed, remote = await self._observer.remote(admitted, spec, status, view,
                                                               cause)
         secret = await self._observer.secret(view, spec, cause, status)
+        mark, mark_known = None, remote_observed and remote is None
+        if remote_observed and remote is not None:
+            if ctx.tagged:
+                mark, mark_known = remote.mark, True
+            elif status.client_id is None:
+                # A client found without our record: its secrets say whose it is.
+                mark, mark_known = await self._observer.mark(admitted, remote.client_id), True
         return rc.Observed(
             name=view.name,
             namespace=view.namespace,
@@ -259,7 +285,26 @@ class Controller:
             secret=secret,
             now=self._clock(),
             remote_assumed=not remote_observed and status.client_id is not None,
+            owner_key=self._cluster.key(view.namespace, view.name),
+            own_aliases=self._cluster.aliases(view.namespace, view.name, view.uid),
+            mark=mark,
+            mark_known=mark_known,
         )
+
+    async def _learn_mark(self, o: rc.Observed, admitted: Admitted, ctx: rc.Context, *,
+                          fresh: bool = False) -> rc.Observed:
+        """Read whose the client is: on v1 the client itself (its tags), on the unversioned
+        form its secrets' descriptions (and the client, when `fresh`: not read yet)."""
+        remote = o.remote
+        if ctx.tagged or fresh:
+            remote = await admitted.connection.remote.get(o.tenant_id, admitted.client_id)
+        if remote is None:
+            return dataclasses.replace(o, remote_observed=True, remote=None,
+                                       remote_assumed=False, mark=None, mark_known=True)
+        mark = (remote.mark if ctx.tagged
+                else await self._observer.mark(admitted, remote.client_id))
+        return dataclasses.replace(o, remote_observed=True, remote=remote,
+                                   remote_assumed=False, mark=mark, mark_known=True)
 
     async def _blocked(self, view: ResourceView, status: ClientStatus,
                        plan: rc.Plan) -> Outcome:
@@ -286,6 +331,15 @@ class Controller:
 
     def _retry_in(self, uid: str, retry_after: float | None = None) -> timedelta:
         return timedelta(seconds=self.backoff.next_delay(uid, retry_after))
+
+
+def _needs_mark(o: rc.Observed, plan: rc.Plan) -> bool:
+    """A plan that writes to a client this resource holds, decided without knowing the
+    client's mark (the unversioned form shows it only in its secrets; a spec change on v1 is
+    decided without a read): the mark is read first, so that a client handed over to
+    another declaration is never written to."""
+    return (o.status.client_id is not None and not o.mark_known and plan.blocked is None
+            and plan.touches_identity and not plan.create)
 
 
 def _first_line(exc: Exception) -> str:

@@ -8,15 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from ..api.clients import (
-    OWNER_TAG_PREFIX,
-    ClientSpec,
-    ClientStatus,
-    CurrentSecret,
-    owner_tag,
-    tag_owner,
-)
+from ..api.clients import ClientSpec, ClientStatus, CurrentSecret
 from ..api.conditions import Reason
+from ..api.marks import Mark, is_mark_tag, mark_from_tags
 from ..api.secrets import SecretObject
 from ..identity import ClientDto
 
@@ -31,15 +25,16 @@ class RemoteClient:
     enabled: bool
     # v1 only; None: not shown (the unversioned form) or, desired, "leave as it is".
     access_token_lifetime: int | None = None
-    # The resource its owner tag names (v1); desired: ours, or None where there are no tags.
-    owner: str | None = None
-    other_tags: frozenset[str] = frozenset()  # tags that are not ours: kept on update
+    # The mark its tags carry (v1; api/marks.py); desired: ours, or None where there are no
+    # tags (the unversioned form marks the secrets' descriptions instead).
+    mark: Mark | None = None
+    other_tags: frozenset[str] = frozenset()  # tags that are not marks: kept on update
 
     def wire_tags(self) -> list[str] | None:
-        """The tags to send for a desired client: ours plus the ones we found (None: none)."""
-        if self.owner is None:
+        """The tags to send for a desired client: our mark plus the others (None: none)."""
+        if self.mark is None:
             return None
-        return sorted({*self.other_tags, owner_tag(self.owner)})
+        return sorted({*self.other_tags, self.mark.tag()})
 
     def satisfies(self, desired: RemoteClient) -> bool:
         """Whether this remote client is what `desired` asks for (fields it leaves as they
@@ -48,7 +43,7 @@ class RemoteClient:
             (self.name, self.role_ids, self.enabled)
             == (desired.name, desired.role_ids, desired.enabled)
             and desired.access_token_lifetime in (None, self.access_token_lifetime)
-            and desired.owner in (None, self.owner)
+            and desired.mark in (None, self.mark)
         )
 
 
@@ -61,8 +56,8 @@ def to_remote(dto: ClientDto) -> RemoteClient:
         # The contract marks Enabled optional; an absent value is the service default (true).
         enabled=dto.enabled if dto.enabled is not None else True,
         access_token_lifetime=dto.access_token_lifetime,
-        owner=tag_owner(dto.tags),
-        other_tags=frozenset(t for t in dto.tags or () if not t.startswith(OWNER_TAG_PREFIX)),
+        mark=mark_from_tags(dto.tags),
+        other_tags=frozenset(t for t in dto.tags or () if not is_mark_tag(t)),
     )
 
 
@@ -85,6 +80,18 @@ class Observed:
     # read or wrote (or None); the client is PUT as the spec says unless that copy satisfies
     # it already. Never set for a client we have not recorded.
     remote_assumed: bool = False
+    # The declaration's owner key (api/marks.py), and the other keys that are this same
+    # declaration under an older name: the resource's uid (the v1 tag before owner keys) and
+    # the key under the cluster's default name. A client marked with one of those is ours.
+    owner_key: str = ""
+    own_aliases: frozenset[str] = frozenset()
+    # Who the remote client says manages it, when that is known: from its tags (v1, read with
+    # the client) or from its secrets' descriptions (unversioned: a list of its secrets).
+    mark: Mark | None = None
+    mark_known: bool = False
+
+    def ours(self, mark: Mark) -> bool:
+        return mark.owner == self.owner_key or mark.owner in self.own_aliases
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ class IssueReason(StrEnum):
     REPLACED = "replaced"  # the Secret was edited or renamed: its credential is lost to us
     REQUESTED = "requested"  # rotation requested through the rotate annotation
     EXPIRING = "expiring"  # rotation because the current secret nears expiry
+    RECLAIMED = "reclaimed"  # our own client found without a record (a rebuild, a restore)
 
 
 @dataclass(frozen=True)
@@ -137,8 +145,12 @@ class Plan:
     recover_current: CurrentSecret | None = None
     retire_previous: CurrentSecret | None = None
     requeue_after: timedelta | None = None
+    # Our own client taken back: after the new secret, every other one retires with the grace.
+    reclaim: bool = False
+    # The unversioned form: rewrite the current secret's description with our mark.
+    remark: bool = False
 
     @property
     def touches_identity(self) -> bool:
         return bool(self.create or self.update or self.issue_secret or self.revoke_now
-                    or self.revoke_unknown)
+                    or self.revoke_unknown or self.remark)

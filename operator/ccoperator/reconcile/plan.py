@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from ..api.clients import ClientSpec, ClientStatus, CurrentSecret, RetiringSecret
 from ..api.conditions import Reason
+from ..api.marks import Mark
 from .model import Blocked, Context, IssueReason, Observed, Plan, RemoteClient
 from .secret_fields import current_from_secret, secret_credential_intact, secret_fields_match
 
@@ -19,9 +20,10 @@ from .secret_fields import current_from_secret, secret_credential_intact, secret
 def needs_remote(spec: ClientSpec, status: ClientStatus) -> bool:
     """Whether the remote client must be read before deciding.
 
-    A first create with an id derived from our uid needs no read: nobody else can hold that
-    id. A caller-chosen id is read first so that "taken by someone else" is told apart from
-    "ours" before any POST (see decide: 409 is then only a race).
+    A first create with the id derived from the owner key needs no read: only this
+    declaration derives it (a 409 then means it exists already: a lost answer, or a rebuilt
+    cluster's client to take back). A caller-chosen id is read first so that "taken by
+    someone else" is told apart from "ours" before any POST (409 is then only a race).
     """
     return status.client_id is not None or spec.client_id is not None
 
@@ -34,14 +36,14 @@ def desired_remote(o: Observed, client_id: str, ctx: Context,
         role_ids=frozenset(o.spec.role_ids),
         enabled=o.spec.enabled,
         access_token_lifetime=o.spec.access_token_lifetime,
-        owner=o.uid if ctx.tagged else None,
+        mark=Mark(o.owner_key) if ctx.tagged else None,
         other_tags=remote.other_tags if remote is not None else frozenset(),
     )
 
 
 def decide(o: Observed, ctx: Context) -> Plan:
     spec, status = o.spec, o.status
-    client_id = status.client_id or spec.desired_client_id(o.uid)
+    client_id = status.client_id or spec.desired_client_id(o.owner_key)
     secret_name = spec.secret_name(o.name)
     plan = Plan(client_id=client_id, secret_name=secret_name)
 
@@ -54,7 +56,9 @@ def decide(o: Observed, ctx: Context) -> Plan:
         )
         return plan
 
-    if status.client_id is not None and status.client_id != spec.desired_client_id(o.uid):
+    # A default id recorded before owner keys (derived from the uid) is kept: only a
+    # caller-chosen id can differ from the record.
+    if status.client_id is not None and spec.client_id not in (None, status.client_id):
         plan.blocked = Blocked(
             Reason.CLIENT_ID_CHANGED,
             f"spec.clientId differs from the client this resource manages "
@@ -65,7 +69,7 @@ def decide(o: Observed, ctx: Context) -> Plan:
     if status.client_id is None:
         if (spec.client_id is None and o.secret is not None
                 and secret_credential_intact(o.secret, client_id, spec.secret.keys.client_secret)):
-            # Our Secret holds a credential of our uid-derived client: a create whose status
+            # Our Secret holds a credential of our derived client: a create whose status
             # write was lost (no intent is recorded for derived ids). The Secret is the truth.
             return _decide_managed(o, ctx, plan)
         return _decide_first(o, ctx, plan)
@@ -73,39 +77,46 @@ def decide(o: Observed, ctx: Context) -> Plan:
 
 
 def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
-    """No client recorded yet: create one, adopt one, or refuse a taken id."""
-    if o.remote_observed and o.remote is not None:
-        if o.remote.owner is not None and o.remote.owner != o.uid:
-            # Its tag says another resource manages it (perhaps in a namespace or cluster we
-            # do not watch): never ours to take, adopt or not.
-            plan.blocked = Blocked(
-                Reason.CLIENT_ID_TAKEN,
-                f"Client {plan.client_id!r} is managed by another ClientCredentialClient (its "
-                "owner tag says so). Choose another spec.clientId.",
-            )
-            return plan
-        if not o.spec.adopt:
-            plan.blocked = Blocked(
-                Reason.CLIENT_ID_TAKEN,
-                f"A client with id {plan.client_id!r} already exists in tenant "
-                f"{o.tenant_id!r}. Set spec.adopt: true to take it over, or choose "
-                "another spec.clientId.",
-            )
-            return plan
-        plan.adopt = True
-        plan.record_intent = True
-        desired = desired_remote(o, plan.client_id, ctx, o.remote)
-        if not o.remote.satisfies(desired):
-            plan.update = desired
-        plan.issue_secret = IssueReason.ADOPTED
+    """No client recorded yet: create one, take back our own, adopt one, or refuse."""
+    if not (o.remote_observed and o.remote is not None):
+        # The id is recorded before the POST only when the caller chose it (a crash then
+        # finds the record). A derived id needs no record: only this declaration derives
+        # it, and a 409 after a lost answer is resolved by reading the client.
+        plan.record_intent = o.spec.client_id is not None
+        plan.create = True
         plan.write_secret = True
         return _finish(o, ctx, plan, None)
-    # The id is recorded before the POST only when the caller chose it: after a crash, a
-    # chosen id found remotely would otherwise look taken by someone else. An id derived
-    # from our uid nobody else can hold: a lost answer is resolved by POSTing the same id
-    # again (409: ours; issue a secret, revoke the unknown one), so the write is not needed.
-    plan.record_intent = o.spec.client_id is not None
-    plan.create = True
+    mark = o.mark
+    if mark is not None and o.ours(mark):
+        # Our own client, without a record: a rebuilt cluster, a restore from backup, an
+        # Orphan deletion declared again. Take it back, whatever adopt says.
+        plan.reclaim = True
+        return _take(o, ctx, plan, IssueReason.RECLAIMED)
+    if not o.spec.adopt:
+        plan.blocked = Blocked(
+            Reason.CLIENT_ID_TAKEN,
+            f"Client {plan.client_id!r} is managed by another ClientCredentialClient (its mark "
+            "says so). Choose another spec.clientId."
+            if mark is not None else
+            f"A client with id {plan.client_id!r} already exists in tenant {o.tenant_id!r}. "
+            "Set spec.adopt: true to take it over, or choose another spec.clientId.",
+        )
+        return plan
+    # adopt: true, which the tenant object allows (reconcile/policy.py refused it otherwise):
+    # an unmarked client is adopted, a marked one handed over (our mark replaces the other).
+    plan.adopt = True
+    plan.record_intent = True
+    return _take(o, ctx, plan, IssueReason.ADOPTED)
+
+
+def _take(o: Observed, ctx: Context, plan: Plan, why: IssueReason) -> Plan:
+    """Make an existing client ours: the spec's fields and our mark, a new secret in the
+    Secret (it carries our mark on the unversioned form)."""
+    assert o.remote is not None
+    desired = desired_remote(o, plan.client_id, ctx, o.remote)
+    if not o.remote.satisfies(desired):
+        plan.update = desired
+    plan.issue_secret = why
     plan.write_secret = True
     return _finish(o, ctx, plan, None)
 
@@ -113,6 +124,16 @@ def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
 def _decide_managed(o: Observed, ctx: Context, plan: Plan) -> Plan:
     status = o.status
     key = o.spec.secret.keys.client_secret
+    if o.mark_known and o.mark is not None and not o.ours(o.mark):
+        # Handed over to another declaration (another cluster, namespace or name): never
+        # fight. Nothing is written or revoked; the Secret stays as it is.
+        plan.blocked = Blocked(
+            Reason.OWNED_ELSEWHERE,
+            f"Client {plan.client_id!r} is now marked as managed by another "
+            "ClientCredentialClient (handed over); this resource writes nothing to it any "
+            "more. Delete this resource (its remote client is kept), or hand the client back.",
+        )
+        return plan
     if status.secret_name and status.secret_name != plan.secret_name:
         plan.delete_old_secret = status.secret_name
 
@@ -164,6 +185,11 @@ def _decide_managed(o: Observed, ctx: Context, plan: Plan) -> Plan:
         plan.retire_current = True
     if plan.issue_secret or not secret_fields_match(o.secret, o, ctx, plan.client_id):
         plan.write_secret = True
+    # The unversioned form marks secrets, not clients: a client marked before owner keys (or
+    # under an older name of this cluster) gets our mark on its current secret, unless a new
+    # secret (which carries it) is issued anyway.
+    plan.remark = (not ctx.tagged and status.owner_key != o.owner_key
+                   and plan.issue_secret is None and current is not None)
     return _finish(o, ctx, plan, current)
 
 
