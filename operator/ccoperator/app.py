@@ -40,6 +40,7 @@ from .settings import Settings
 from .tenants.checker import TenantChecker
 from .tenants.connections import ConnectionPool
 from .tenants.credentials import Credentials
+from .tenants.orphans import OrphanScanner
 from .tenants.registry import TenantRegistry
 from .tenants.remote import RemoteReader
 
@@ -126,6 +127,7 @@ class Operator:
     runtime: Runtime
     streams: ResourceStreams
     checker: TenantChecker
+    orphans: OrphanScanner
     pool: ConnectionPool
 
 
@@ -175,7 +177,11 @@ def assemble(ours: Settings, leadership: Leadership, kube_http: KubeHttp,
         server_timeout=ours.watch_timeout, read_timeout=ours.watch_timeout + 60))
     checker = TenantChecker(registry, kube, period=ours.tenant_check.total_seconds(),
                             leading=leadership.leading)
-    return Operator(registry, gate, runtime, streams, checker, pool)
+    orphans = OrphanScanner(registry, kube, cluster=cluster,
+                            period=ours.orphan_scan.total_seconds(), declared=runtime.declared,
+                            held=claims.client_ids, watched=ours.namespaces,
+                            leading=leadership.leading)
+    return Operator(registry, gate, runtime, streams, checker, orphans, pool)
 
 
 def register(ours: Settings, parts: Operator, background: list[asyncio.Task[None]]) -> None:
@@ -197,6 +203,8 @@ def register(ours: Settings, parts: Operator, background: list[asyncio.Task[None
         background.append(asyncio.create_task(parts.streams.run()))
         background.append(asyncio.create_task(parts.checker.run()))
         background.append(asyncio.create_task(parts.runtime.run()))
+        # After the start-up lists: nothing in flight looks orphaned.
+        background.append(asyncio.create_task(parts.orphans.run()))
 
     @kopf.on.cleanup()
     async def _cleanup(**_: Any) -> None:

@@ -71,6 +71,24 @@ TENANTS = Gauge(
 )
 
 
+ORPHANED = Gauge(
+    "ccoperator_orphaned_clients",
+    "Clients marked with this cluster's name that no ClientCredentialClient declares any more, "
+    "per tenant object (Kind/name or Kind/namespace/name), as of the last orphan scan.",
+    ["tenant_object"],
+)
+_orphan_labels: set[str] = set()
+
+
+def observe_orphans(counts: dict[str, int]) -> None:
+    for gone in _orphan_labels - set(counts):
+        ORPHANED.remove(gone)
+    for label, count in counts.items():
+        ORPHANED.labels(label).set(count)
+    _orphan_labels.clear()
+    _orphan_labels.update(counts)
+
+
 def observe_denial(reason: str) -> None:
     POLICY_DENIALS.labels(reason).inc()
 

@@ -52,10 +52,14 @@ def test_create_gives_ready_and_working_credentials(operator: OperatorProcess, k
     assert secret.metadata.labels["app.kubernetes.io/managed-by"] == "ccoperator"
     assert data["clientSecret"] not in str(obj)  # never in status or metadata
     if form.api_version == "v1":
-        # Marked as ours: the resource's uid, no secret and no namespace in the tag.
+        # Marked as ours: the declaration's owner key (cluster/namespace/name), no secret.
         raw = form.api.raw_client(form.tenant_id, client_id)
-        uid = created["metadata"]["uid"]
-        assert raw is not None and raw["Tags"] == [f"ccoperator.io/owner={uid}"]
+        assert raw is not None and raw["Tags"] == [f"ccoperator.io/owner=e2e/{namespace}/app"]
+    secrets = form.api.secrets(form.tenant_id, client_id)
+    # Both forms: the secret's description carries the mark (the unversioned form's only one).
+    uid = created["metadata"]["uid"]
+    assert [s["Description"] for s in secrets] == [
+        f"ccoperator {namespace}/app [ccoperator.io/owner=e2e/{namespace}/app uid={uid}]"]
 
 
 def test_spec_change_is_applied_remotely(operator: OperatorProcess, kube: Kube,

@@ -32,14 +32,15 @@ def test_adopt_takes_over_existing_client(operator: OperatorProcess, kube: Kube,
     assert ids.count("legacy-app") == 1 and len(set(ids) - {sim.admin_client_id}) == 1
     if form.api_version == "v1":
         tags = (form.api.raw_client(form.tenant_id, "legacy-app") or {})["Tags"]
-        assert tags == [f"ccoperator.io/owner={obj['metadata']['uid']}"]
+        assert tags == [f"ccoperator.io/owner=e2e/{namespace}/app"]
 
 
 def test_v1_client_tagged_for_another_resource_is_not_adopted(
         operator: OperatorProcess, kube: Kube, namespace: str, sim: Any,
         e2e_v1_tenant: str) -> None:
-    # As another operator (or another cluster's) would have left it: its owner tag names a
-    # resource this operator cannot see. Even with adopt: true, it is not ours.
+    # As an operator before owner keys would have left it: its mark names a resource uid
+    # this operator cannot see (no namespace to hand over from). Even with adopt: true, it
+    # is not ours.
     from .conftest import SimApi
 
     api = SimApi(sim.base_url, sim.token_url, sim.admin_client_id, sim.admin_client_secret,
@@ -53,7 +54,7 @@ def test_v1_client_tagged_for_another_resource_is_not_adopted(
                                        "roleIds": [member], "clientId": "elsewhere",
                                        "adopt": True})
     obj = kube.wait_reason(namespace, "app", "ClientIdTaken")
-    assert "owner tag" in obj["status"]["conditions"][0]["message"]
+    assert "its mark says so" in obj["status"]["conditions"][0]["message"]
     assert api.raw_client(sim.v1_tenant_id, "elsewhere") == before
     api.close()
 

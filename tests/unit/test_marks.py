@@ -14,6 +14,7 @@ from ccoperator.api.marks import (
     derived_client_id,
     derived_in,
     is_derived_form,
+    issuer_from_secrets,
     mark_from_description,
     mark_from_secrets,
     mark_from_tags,
@@ -70,3 +71,11 @@ def test_the_newest_marked_secret_speaks_for_the_client() -> None:
                (4, "y [ccoperator.io/owner=green/ns/app]"), (1, None)]
     assert mark_from_secrets(secrets) == Mark("green/ns/app")
     assert mark_from_secrets([(1, "made by hand")]) is None
+
+
+def test_the_issuer_of_the_newest_marked_secret_tells_a_lost_answer_from_an_earlier_life() -> None:
+    mine = Mark("prod/ns/app").in_description("ccoperator ns/app", uid="uid-now")
+    assert mark_from_description(mine) == Mark("prod/ns/app")
+    assert issuer_from_secrets([(1, Mark("prod/ns/app").in_description("x", uid="uid-old")),
+                                (2, mine)]) == "uid-now"
+    assert issuer_from_secrets([(1, Mark("prod/ns/app").in_description("x"))]) is None

@@ -419,8 +419,21 @@ def test_a_released_client_is_taken_back_by_the_same_declaration() -> None:
     assert plan.reclaim and plan.blocked is None
 
 
-@pytest.mark.parametrize("other", [Mark("green/ns/app"), Mark("blue/other-ns/app"),
-                                   Mark("blue/ns/other"), Mark("4e0b-other-uid"),
+@pytest.mark.parametrize("other", [Mark("green/other-ns/app"), Mark("blue/other-ns/app"),
+                                   Mark("4e0b-other-uid"),
+                                   Mark("green/other-ns/app", released=True)])
+def test_a_client_marked_for_another_namespace_is_never_taken(other: Mark) -> None:
+    """While its resource is gone (or alive), another namespace cannot take it: adopt or not
+    (policy refused adopt where the tenant denies adoption; here it allows it)."""
+    for adopt in (False, True):
+        o = observed(spec=spec(clientId="x-demo", adopt=adopt), remote_observed=True,
+                     remote=remote("x-demo"), mark=other, mark_known=True)
+        plan = rc.decide(o, CTX)
+        assert plan.blocked is not None and plan.blocked.reason is Reason.CLIENT_ID_TAKEN
+        assert "other-ns" not in plan.blocked.message and not plan.touches_identity
+
+
+@pytest.mark.parametrize("other", [Mark("green/ns/app"), Mark("blue/ns/other"),
                                    Mark("green/ns/app", released=True)])
 def test_a_client_marked_for_another_declaration_needs_adopt_and_is_handed_over(
         other: Mark) -> None:
@@ -477,3 +490,15 @@ def test_a_default_id_recorded_before_owner_keys_is_kept() -> None:
     plan = rc.decide(in_sync(status=managed_status(client_id=legacy),
                              remote=remote(legacy), secret=good_secret(legacy)), CTX)
     assert plan.blocked is None and plan.client_id == legacy and not plan.create
+
+
+def test_this_resources_own_create_found_done_revokes_the_lost_secret_at_once() -> None:
+    """A crash after the POST (or a lost answer seen by another process): the newest secret
+    was issued by this very resource, so nobody holds it: revoked now, not after a grace."""
+    o = observed(remote_observed=True, remote=remote(), mark=Mark(KEY), mark_known=True,
+                 mark_issuer=UID)
+    plan = rc.decide(o, CTX)
+    assert plan.issue_secret is IssueReason.RESUMED and plan.revoke_unknown
+    assert not plan.reclaim and not plan.create and plan.blocked is None
+    earlier_life = replace(o, mark_issuer="uid-of-the-resource-before-the-rebuild")
+    assert rc.decide(earlier_life, CTX).reclaim

@@ -24,8 +24,11 @@ from dataclasses import dataclass
 
 OWNER_PREFIX = "ccoperator.io/owner="
 RELEASED_PREFIX = "ccoperator.io/released="
-# A mark at the end of a secret's description (unversioned form): " [ccoperator.io/owner=...]".
-_DESCRIPTION_MARK = re.compile(r"\s*\[ccoperator\.io/(owner|released)=([^\]\s]+)\]\s*$")
+# A mark at the end of a secret's description: " [ccoperator.io/owner=<key> uid=<uid>]", the
+# uid being the resource that issued the secret (a restarted pass tells its own earlier create
+# from an earlier life of the declaration by it).
+_DESCRIPTION_MARK = re.compile(
+    r"\s*\[ccoperator\.io/(owner|released)=([^\]\s]+)(?: uid=([^\]\s]+))?\]\s*$")
 # What the operator derives: any UUID of version 8 (RFC 9562). A caller-chosen spec.clientId
 # of this form is refused at admission (the CRD), so nobody can take an id another
 # declaration will derive.
@@ -99,9 +102,10 @@ class Mark:
     def tag(self) -> str:
         return (RELEASED_PREFIX if self.released else OWNER_PREFIX) + self.owner
 
-    def in_description(self, description: str) -> str:
-        """The description of a secret issued under this mark."""
-        return f"{without_mark(description)} [{self.tag()}]"
+    def in_description(self, description: str, uid: str | None = None) -> str:
+        """The description of a secret issued under this mark (by the resource `uid`)."""
+        issuer = f" uid={uid}" if uid else ""
+        return f"{without_mark(description)} [{self.tag()}{issuer}]"
 
 
 def mark_from_tags(tags: Iterable[str] | None) -> Mark | None:
@@ -131,7 +135,17 @@ def without_mark(description: str) -> str:
 def mark_from_secrets(secrets: Iterable[tuple[int, str | None]]) -> Mark | None:
     """The client's mark on the unversioned form: that of its newest marked secret (secret
     ids grow with each secret a client is issued). `secrets`: (id, description) pairs."""
-    marked = [(secret_id, mark_from_description(text)) for secret_id, text in secrets]
-    newest = max(((i, m) for i, m in marked if m is not None), default=None,
-                 key=lambda pair: pair[0])
-    return newest[1] if newest is not None else None
+    newest = _newest_marked(secrets)
+    return mark_from_description(newest) if newest is not None else None
+
+
+def issuer_from_secrets(secrets: Iterable[tuple[int, str | None]]) -> str | None:
+    """The uid of the resource that issued the client's newest marked secret, if it said."""
+    newest = _newest_marked(secrets)
+    found = _DESCRIPTION_MARK.search(newest or "")
+    return found.group(3) if found is not None else None
+
+
+def _newest_marked(secrets: Iterable[tuple[int, str | None]]) -> str | None:
+    marked = [(i, text) for i, text in secrets if mark_from_description(text) is not None]
+    return max(marked, key=lambda pair: pair[0])[1] if marked else None

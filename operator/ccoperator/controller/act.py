@@ -221,7 +221,10 @@ class Actor:
         return current, retiring
 
     def _announce_issue(self, o: rc.Observed, plan: rc.Plan, credential: Credential) -> None:
-        if plan.issue_secret is rc.IssueReason.RECLAIMED:
+        if plan.issue_secret is rc.IssueReason.RESUMED:
+            self._status.event(o, False, "Created",
+                               f"Created client {plan.client_id!r} in tenant {o.tenant_id!r}.")
+        elif plan.issue_secret is rc.IssueReason.RECLAIMED:
             self._status.event(o, False, "Reclaimed",
                                f"Took back client {plan.client_id!r} (it carries this "
                                f"declaration's mark): issued secret {credential.secret_id}; "

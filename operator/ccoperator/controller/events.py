@@ -11,42 +11,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from ..api.clients import API_VERSION, KIND
+from ..kube import events as kube_events
 from ..kube.api import KubeApi, KubeApiError
 from .leader import NotLeading
 from .view import ResourceView
 
 log = logging.getLogger("ccoperator.events")
 
-COMPONENT = "ccoperator"
 MAX_PENDING = 1000
 
 
 def event_body(view: ResourceView, *, warning: bool, reason: str, message: str,
                now: datetime) -> dict[str, Any]:
-    stamp = now.isoformat(timespec="seconds").replace("+00:00", "Z")
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": f"{view.name}.{uuid.uuid4().hex[:16]}",
-                     "namespace": view.namespace},
-        "involvedObject": {"apiVersion": API_VERSION, "kind": KIND, "name": view.name,
-                           "namespace": view.namespace, "uid": view.uid},
-        "type": "Warning" if warning else "Normal",
-        "reason": reason,
-        "message": message[:1024],
-        "source": {"component": COMPONENT},
-        "reportingComponent": COMPONENT,
-        "reportingInstance": COMPONENT,
-        "firstTimestamp": stamp,
-        "lastTimestamp": stamp,
-        "count": 1,
-    }
+    return kube_events.event_body(
+        namespace=view.namespace,
+        involved={"apiVersion": API_VERSION, "kind": KIND, "name": view.name,
+                  "namespace": view.namespace, "uid": view.uid},
+        warning=warning, reason=reason, message=message, now=now)
 
 
 class EventPoster:

@@ -14,7 +14,7 @@ from typing import Any
 from .. import metrics
 from .. import reconcile as rc
 from ..api.clients import ClientSpec, ClientStatus
-from ..api.marks import Mark, mark_from_secrets
+from ..api.marks import Mark, issuer_from_secrets, mark_from_secrets
 from ..identity import ApiVersion
 from ..kube.api import KubeApi
 from ..kube.secret_cache import SecretCache
@@ -128,8 +128,11 @@ class Observer:
         return True, await remote.get_cached(tenant, admitted.client_id,
                                              since_start=cause is Cause.RESUME)
 
-    async def mark(self, admitted: Admitted, client_id: str) -> Mark | None:
-        """Whose the client says it is, on the unversioned form (no tags): the mark of its
-        newest marked secret. One list of its secrets."""
+    async def secrets_mark(self, admitted: Admitted,
+                           client_id: str) -> tuple[Mark | None, str | None]:
+        """From the client's secrets (one list): the mark of its newest marked secret (whose
+        the client says it is, on the unversioned form, which has no tags), and which
+        resource issued that secret."""
         secrets = await admitted.connection.identity.list_secrets(admitted.tenant_id, client_id)
-        return mark_from_secrets((s.id, s.description) for s in secrets)
+        pairs = [(s.id, s.description) for s in secrets]
+        return mark_from_secrets(pairs), issuer_from_secrets(pairs)

@@ -264,13 +264,15 @@ class Controller:
         remote_observed, remote = await self._observer.remote(admitted, spec, status, view,
                                                               cause)
         secret = await self._observer.secret(view, spec, cause, status)
-        mark, mark_known = None, remote_observed and remote is None
+        mark, mark_known, issuer = None, remote_observed and remote is None, None
         if remote_observed and remote is not None:
+            if status.client_id is None:
+                # A client found without our record: whose is it, and did this resource
+                # issue its newest secret (a lost answer) or an earlier life of it?
+                mark, issuer = await self._observer.secrets_mark(admitted, remote.client_id)
+                mark_known = True
             if ctx.tagged:
                 mark, mark_known = remote.mark, True
-            elif status.client_id is None:
-                # A client found without our record: its secrets say whose it is.
-                mark, mark_known = await self._observer.mark(admitted, remote.client_id), True
         return rc.Observed(
             name=view.name,
             namespace=view.namespace,
@@ -289,6 +291,7 @@ class Controller:
             own_aliases=self._cluster.aliases(view.namespace, view.name, view.uid),
             mark=mark,
             mark_known=mark_known,
+            mark_issuer=issuer,
         )
 
     async def _learn_mark(self, o: rc.Observed, admitted: Admitted, ctx: rc.Context, *,
@@ -301,10 +304,13 @@ class Controller:
         if remote is None:
             return dataclasses.replace(o, remote_observed=True, remote=None,
                                        remote_assumed=False, mark=None, mark_known=True)
-        mark = (remote.mark if ctx.tagged
-                else await self._observer.mark(admitted, remote.client_id))
+        mark, issuer = remote.mark, None
+        if fresh or not ctx.tagged:
+            from_secrets, issuer = await self._observer.secrets_mark(admitted, remote.client_id)
+            mark = remote.mark if ctx.tagged else from_secrets
         return dataclasses.replace(o, remote_observed=True, remote=remote,
-                                   remote_assumed=False, mark=mark, mark_known=True)
+                                   remote_assumed=False, mark=mark, mark_known=True,
+                                   mark_issuer=issuer)
 
     async def _blocked(self, view: ResourceView, status: ClientStatus,
                        plan: rc.Plan) -> Outcome:

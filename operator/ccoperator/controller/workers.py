@@ -77,6 +77,12 @@ class Runtime:
         elif seen != _mark(kept):
             self._add(uid, Cause.CHANGE, "change")
 
+    def declared(self) -> set[tuple[str, str]]:
+        """(namespace, name) of every resource the watch shows (the orphan scan's view of
+        what this cluster still declares)."""
+        return {(b["metadata"].get("namespace", ""), b["metadata"].get("name", ""))
+                for b in self._bodies.values()}
+
     def gone(self, uid: str) -> None:
         self._bodies.pop(uid, None)
         self._seen.pop(uid, None)

@@ -89,6 +89,9 @@ class Observed:
     # the client) or from its secrets' descriptions (unversioned: a list of its secrets).
     mark: Mark | None = None
     mark_known: bool = False
+    # Which resource (uid) issued the client's newest marked secret, when its secrets were
+    # read: this very resource means its own create, whose answer was lost.
+    mark_issuer: str | None = None
 
     def ours(self, mark: Mark) -> bool:
         return mark.owner == self.owner_key or mark.owner in self.own_aliases
@@ -118,6 +121,7 @@ class IssueReason(StrEnum):
     REQUESTED = "requested"  # rotation requested through the rotate annotation
     EXPIRING = "expiring"  # rotation because the current secret nears expiry
     RECLAIMED = "reclaimed"  # our own client found without a record (a rebuild, a restore)
+    RESUMED = "resumed"  # this resource's own create found done: its first secret was lost
 
 
 @dataclass(frozen=True)

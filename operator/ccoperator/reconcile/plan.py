@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from ..api.clients import ClientSpec, ClientStatus, CurrentSecret, RetiringSecret
 from ..api.conditions import Reason
-from ..api.marks import Mark
+from ..api.marks import Mark, namespace_and_name
 from .model import Blocked, Context, IssueReason, Observed, Plan, RemoteClient
 from .secret_fields import current_from_secret, secret_credential_intact, secret_fields_match
 
@@ -88,15 +88,32 @@ def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
         return _finish(o, ctx, plan, None)
     mark = o.mark
     if mark is not None and o.ours(mark):
+        if o.mark_issuer == o.uid:
+            # This resource's own create, whose answer was lost (a crash, a dropped answer):
+            # its secrets are ones nobody holds. Issue one, revoke the rest at once.
+            plan.revoke_unknown = True
+            return _take(o, ctx, plan, IssueReason.RESUMED)
         # Our own client, without a record: a rebuilt cluster, a restore from backup, an
         # Orphan deletion declared again. Take it back, whatever adopt says.
         plan.reclaim = True
         return _take(o, ctx, plan, IssueReason.RECLAIMED)
-    if not o.spec.adopt:
+    if mark is not None and not _may_hand_over(o, mark):
+        # Marked for a declaration of another namespace: never this one's to take, adopt or
+        # not, whether that declaration is alive or gone (its namespace is the boundary).
         plan.blocked = Blocked(
             Reason.CLIENT_ID_TAKEN,
             f"Client {plan.client_id!r} is managed by another ClientCredentialClient (its mark "
             "says so). Choose another spec.clientId."
+            + (" A handover (spec.adopt: true) is possible only from the same namespace."
+               if o.spec.adopt else ""),
+        )
+        return plan
+    if not o.spec.adopt:
+        plan.blocked = Blocked(
+            Reason.CLIENT_ID_TAKEN,
+            f"Client {plan.client_id!r} is managed by another ClientCredentialClient (its mark "
+            "says so). Choose another spec.clientId, or hand it over: spec.adopt: true, where "
+            "the tenant object allows adoption."
             if mark is not None else
             f"A client with id {plan.client_id!r} already exists in tenant {o.tenant_id!r}. "
             "Set spec.adopt: true to take it over, or choose another spec.clientId.",
@@ -107,6 +124,14 @@ def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
     plan.adopt = True
     plan.record_intent = True
     return _take(o, ctx, plan, IssueReason.ADOPTED)
+
+
+def _may_hand_over(o: Observed, mark: Mark) -> bool:
+    """A client marked for another declaration may be handed over (with adopt: true, where
+    the tenant allows adoption) only to one of the same namespace: the same manifest in
+    another cluster (blue to green), or a renamed resource."""
+    where = namespace_and_name(mark.owner)
+    return where is not None and where[0] == o.namespace
 
 
 def _take(o: Observed, ctx: Context, plan: Plan, why: IssueReason) -> Plan:
