@@ -204,7 +204,8 @@ def register(ours: Settings, parts: Operator, background: list[asyncio.Task[None
         background.append(asyncio.create_task(parts.checker.run()))
         background.append(asyncio.create_task(parts.runtime.run()))
         # After the start-up lists: nothing in flight looks orphaned.
-        background.append(asyncio.create_task(parts.orphans.run()))
+        background.append(asyncio.create_task(parts.orphans.run(
+            first_after=min(ours.resync, ours.orphan_scan).total_seconds())))
 
     @kopf.on.cleanup()
     async def _cleanup(**_: Any) -> None:

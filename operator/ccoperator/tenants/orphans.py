@@ -2,17 +2,18 @@
 
 A rebuilt cluster whose Git no longer declares a client, resources removed while the operator
 was away: their remote clients stay, with secrets that still authenticate. Once every
-`CCOPERATOR_ORPHAN_SCAN_PERIOD` (and once after start, after the start-up lists, so that
-nothing in flight looks orphaned) each tenant is listed (a resync's list of the same tenant,
-when one was just read, stands in), and each tenant object reports the orphans in the
-namespaces it serves: `status.orphanedClients` and `ccoperator_orphaned_clients`. With
-`spec.orphans: Delete` an orphan that stayed one for `spec.orphanGracePeriod` is deleted (read
-again first: still marked ours, still undeclared), with an event on the tenant object. A client
-marked released (its resource was deleted with `deletionPolicy: Orphan`) is no orphan.
+`CCOPERATOR_ORPHAN_SCAN_PERIOD` each tenant is listed (the first scan one resync period after
+start, after the start-up lists, so that nothing in flight looks orphaned; on the unversioned
+form the resyncs' shared list of the tenant serves both), and each tenant object reports the
+orphans in the namespaces it serves: `status.orphanedClients` and
+`ccoperator_orphaned_clients`. With `spec.orphans: Delete` an orphan that stayed one for
+`spec.orphanGracePeriod` is deleted (read again first: still marked ours, still undeclared),
+with an event on the tenant object. A client marked released (its resource was deleted with
+`deletionPolicy: Orphan`) is no orphan.
 
 On the unversioned form marks are in each client's secrets, so only clients whose id has the
-form this cluster derives are read (one list of secrets each); an orphan with a caller-chosen
-id there is left to `ccoperator prune`.
+form this cluster derives, and that no resource holds, are read (one list of secrets each); an
+orphan with a caller-chosen id there is left to `ccoperator prune`.
 """
 
 from __future__ import annotations
@@ -66,10 +67,11 @@ class OrphanScanner:
         self._since: dict[tuple[str, str], float] = {}  # (tenant, client id) -> first seen
         self._written: dict[TenantKey, int] = {}
 
-    async def run(self) -> None:
-        """Scan as soon as this process leads (the start-up lists are done), then once every
-        period while it leads."""
-        due = self._clock()
+    async def run(self, first_after: float) -> None:
+        """Scan once `first_after` seconds have passed (a resync period: the resyncs' list
+        serves it, and a restart's verification costs no list more), then once every period,
+        while this process leads."""
+        due = self._clock() + first_after
         while True:
             if self._leading() and self._clock() >= due:
                 try:
@@ -124,11 +126,14 @@ class OrphanScanner:
         return acting
 
     async def _orphans(self, tenant_id: str, connection: Connection) -> list[Orphan]:
-        listing = connection.remote.recent_listing(tenant_id, within=min(self._period, 60.0))
-        marked = await marked_clients(
-            connection.identity, tenant_id, self._cluster.name, listing=listing,
-            candidate=lambda client_id: derived_in(client_id, self._cluster.name))
         declared, held = self._declared(), set(self._held(tenant_id))
+        marked = await marked_clients(
+            connection.identity, tenant_id, self._cluster.name,
+            listing=await connection.remote.full_listing(tenant_id),
+            # Unversioned: a secrets list each, so only for ids this cluster derives that no
+            # resource holds (v1 shows every mark in the list itself).
+            candidate=lambda client_id: (derived_in(client_id, self._cluster.name)
+                                         and client_id not in held))
         reserved = self._registry.reserved_ids()
         found = []
         for client in marked:

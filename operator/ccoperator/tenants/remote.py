@@ -27,7 +27,6 @@ from ..reconcile.model import RemoteClient, to_remote
 class _Snapshot:
     taken_at: float
     clients: dict[str, RemoteClient]
-    complete: bool = False  # every client of the tenant (not the v1 list of known ids)
 
 
 class RemoteReader:
@@ -102,12 +101,14 @@ class RemoteReader:
         answered = self._answered.get(tenant_id)
         return answered is not None and self._clock() - answered <= seconds
 
-    def recent_listing(self, tenant_id: str, within: float) -> list[ClientDto] | None:
-        """Every client of the tenant as a list read at most `within` seconds ago showed
-        them (None: no such list), so the orphan scan need not list again."""
-        snapshot = self._snapshots.get(tenant_id)
-        if snapshot is None or not snapshot.complete or self._clock() - snapshot.taken_at > within:
-            return None
+    async def full_listing(self, tenant_id: str) -> list[ClientDto]:
+        """Every client of the tenant (the orphan scan). Where this reader lists whole tenants
+        (the unversioned form), the resyncs' shared snapshot serves, and a list read for the
+        scan serves the resyncs; on v1 (whose resync lists ask only for known ids) one list of
+        the whole tenant, with the tags."""
+        if self._ids_of is not None and self._identity.api_version is ApiVersion.V1:
+            return (await self._identity.list_clients(tenant_id)).items
+        snapshot = await self._snapshot(tenant_id, since_start=False)
         return [ClientDto(client_id=c.client_id, name=c.name) for c in snapshot.clients.values()]
 
     def _fresh(self, snapshot: _Snapshot, since_start: bool) -> bool:
@@ -129,11 +130,8 @@ class RemoteReader:
 
     async def _list(self, tenant_id: str) -> _Snapshot:
         started = self._clock()
-        complete = not (self._ids_of is not None
-                        and self._identity.api_version is ApiVersion.V1)
-        if not complete:
+        if self._ids_of is not None and self._identity.api_version is ApiVersion.V1:
             # Only the clients resources hold; one missing from it is still confirmed by GET.
-            assert self._ids_of is not None
             ids = sorted(self._ids_of(tenant_id))
             listing = await self._identity.list_clients(tenant_id, ids=ids)
             if ids:  # no ids, no call: that proves nothing about the tenant
@@ -144,7 +142,6 @@ class RemoteReader:
         snapshot = _Snapshot(
             taken_at=started,
             clients={dto.client_id: to_remote(dto) for dto in listing.items},
-            complete=complete and not listing.partial,
         )
         self._snapshots[tenant_id] = snapshot
         return snapshot
