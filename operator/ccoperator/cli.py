@@ -1,4 +1,4 @@
-"""`ccoperator run | demo | sim`.
+"""`ccoperator run | demo | sim | prune`.
 
 `run` flags mirror the CCOPERATOR_* settings one to one (generated from settings.Settings, so
 the two cannot drift); a flag wins over the environment.
@@ -162,6 +162,83 @@ def _demo(argv: Sequence[str]) -> int:
     return int(demo_main(list(argv)))
 
 
+PRUNE_DESCRIPTION = """\
+Delete the clients that a cluster which no longer exists left in a tenant: every client of the
+tenant object's tenant whose mark (ccoperator.io/owner=<cluster>/<namespace>/<name>) names
+--cluster-name. Shows them first; on a terminal asks before deleting (unless --yes).
+
+Acts as the operator would: the tenant object is read through the current kubeconfig, and its
+credentials are loaded as the operator loads them (its credentialsSecretRef, else the
+CCOPERATOR_CLIENT_ID/_SECRET of the environment). Keeps the clients a ClientCredentialClient
+of the current cluster records or declares, the client it authenticates with, and clients
+marked released (deletionPolicy: Orphan) unless --include-released. Refuses when the current
+cluster's resources carry that cluster's name (it is not gone) or cannot be listed, unless
+--force. Never writes to Kubernetes; with --dry-run, never writes to the identity service.
+
+Exit status: 0 done (or nothing to delete), 1 refused, failed or not confirmed, 2 usage."""
+
+PRUNE_EXAMPLES = """\
+examples:
+  ccoperator prune --tenant-object cit/platform --cluster-name old-prod --dry-run
+  ccoperator prune --tenant-object it/team-a -n team-a --cluster-name old-prod --yes
+  ccoperator prune --tenant-object cit/platform --cluster-name old-prod --dry-run -o json"""
+
+
+def _add_prune_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenant-object", required=True, metavar="KIND/NAME",
+                        help="the tenant object whose tenant to prune: ClusterIdentityTenant/"
+                        "NAME (cit/NAME) or IdentityTenant/NAME (it/NAME, with -n)")
+    parser.add_argument("-n", "--namespace", metavar="NAMESPACE",
+                        help="the IdentityTenant's namespace (not for a ClusterIdentityTenant)")
+    parser.add_argument("--cluster-name", required=True, metavar="NAME",
+                        help="the gone cluster's name (its CCOPERATOR_CLUSTER_NAME, or the uid "
+                        "of its kube-system namespace when it had none)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list what would be deleted; delete nothing")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="do not ask for confirmation on a terminal")
+    parser.add_argument("--include-released", action="store_true",
+                        help="also delete clients marked released (deletionPolicy: Orphan)")
+    parser.add_argument("--force", action="store_true",
+                        help="go on when the current cluster's ClientCredentialClients cannot "
+                        "be listed, or carry --cluster-name in their owner keys")
+    parser.add_argument("-o", "--output", choices=["table", "json"], default="table",
+                        help="table (default) or one JSON document on stdout")
+    parser.add_argument("--kubeconfig", metavar="FILE",
+                        help="kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]")
+    parser.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
+    parser.add_argument("--identity-url", metavar="URL",
+                        help="identity service for a tenant object without spec.identityUrl "
+                        "[env CCOPERATOR_IDENTITY_URL]")
+    parser.add_argument("--operator-namespace", metavar="NAMESPACE",
+                        help="the operator's namespace, where a ClusterIdentityTenant's "
+                        "credentials Secret lives [env CCOPERATOR_NAMESPACE]")
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from . import prune  # imported late: it loads the Kubernetes and HTTP clients
+    from .prune_plan import Options, check_cluster_name, parse_tenant_object
+
+    try:
+        options = Options(
+            tenant_object=parse_tenant_object(args.tenant_object, args.namespace),
+            cluster_name=check_cluster_name(args.cluster_name), dry_run=args.dry_run,
+            yes=args.yes, force=args.force, include_released=args.include_released,
+            output=args.output, kubeconfig=args.kubeconfig, context=args.context)
+    except ValueError as exc:
+        print(f"ccoperator prune: error: {exc}", file=sys.stderr)
+        return 2
+    given = {name: value for name, value in (("identity_url", args.identity_url),
+                                             ("namespace", args.operator_namespace))
+             if value is not None}
+    try:
+        settings = Settings(**given)
+    except ValidationError as exc:
+        print(f"ccoperator prune: invalid settings:\n{_explain(exc)}", file=sys.stderr)
+        return 2
+    return prune.main(options, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ccoperator",
@@ -176,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "operator, apply examples/ and show the result", add_help=False)
     sub.add_parser("sim", help="run the identity simulator (python -m identity_sim)",
                    add_help=False)
+    prune = sub.add_parser("prune", help="delete the clients a cluster that no longer exists "
+                           "left in a tenant (--dry-run lists them)",
+                           description=PRUNE_DESCRIPTION, epilog=PRUNE_EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_prune_flags(prune)
     return parser
 
 
@@ -189,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "prune":
+        return _prune(args)
     return 2
 
 
