@@ -9,6 +9,7 @@ files that several of them ship are copied, never edited in place:
     deploy/base/clusterrole.yaml          ->  charts/ccoperator/files/         (its RBAC rules)
     deploy/base/user-roles.yaml           ->  charts/ccoperator/files/         (edit/view roles)
     deploy/overlays/namespaced/cluster-scoped.yaml -> charts/ccoperator/files/ (namespaced mode)
+    deploy/components/admission-policies/admission-policies.yaml -> charts/ccoperator/files/
 
     python tools/sync_copies.py           # write the copies (make generate)
     python tools/sync_copies.py --check   # exit 1 and name every copy that differs
@@ -33,6 +34,8 @@ COPIES: tuple[tuple[str, str, str], ...] = (
     ("deploy/base", "clusterrole.yaml", "charts/ccoperator/files"),
     ("deploy/base", "user-roles.yaml", "charts/ccoperator/files"),
     ("deploy/overlays/namespaced", "cluster-scoped.yaml", "charts/ccoperator/files"),
+    ("deploy/components/admission-policies", "admission-policies.yaml",
+     "charts/ccoperator/files"),
 )
 
 

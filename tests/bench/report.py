@@ -248,6 +248,7 @@ def section(results: dict[str, Any], out: Path, doc: Path) -> str:
                      f"{fmt(fo.get('takeover_s'), ' s', 1)} | | |")
         lines.append(f"| failover: every resource verified by the new leader | "
                      f"{fmt(fo.get('verified_s'), ' s', 1)} | | |")
+    lines += admission(results)
     lines += ["", "Targets of this round (issue 12), from this run:", "",
               "| target | figure | goal | met |", "|---|---|---|---|"]
     lines += targets(results)
@@ -290,6 +291,38 @@ def section(results: dict[str, Any], out: Path, doc: Path) -> str:
     if failures:
         lines += ["", "Phases that failed in this run: " + ", ".join(sorted(failures)) + "."]
     return "\n".join(lines)
+
+
+def admission(results: dict[str, Any]) -> list[str]:
+    """The cost of deploy/'s admission policies (issue 20), measured in the same run with
+    `--admission-policies`: the same figures without and with them."""
+    sp = results.get("single_operator_policies") or {}
+    bp = results.get("burst_operator_policies") or {}
+    if not sp and not bp:
+        return []
+    so, bo = results.get("single_operator") or {}, results.get("burst_operator") or {}
+    lines = ["", "Admission policies (issue 20; `--admission-policies`): the same phases again "
+             "with deploy/'s ValidatingAdmissionPolicies installed, in this run. The burst with "
+             "them runs after the steady state, with the first burst's resources still there.",
+             "", "| figure | without the policies | with them | ratio |", "|---|---|---|---|"]
+    if sp:
+        for label, key in (("single resource, create → Ready + Secret, p50", "p50_s"),
+                           ("single resource, the create call alone, p50", "create_call_p50_s")):
+            lines.append(f"| {label} | {ms(so.get(key))} | {ms(sp.get(key))} | "
+                         f"{ratio(sp.get(key), so.get(key))} |")
+    if bp:
+        n = bp.get("resources")
+        lines.append(f"| burst of {n}: all Ready | {fmt(bo.get('all_ready_s'), ' s', 1)} | "
+                     f"{fmt(bp.get('all_ready_s'), ' s', 1)} | "
+                     f"{ratio(bp.get('all_ready_s'), bo.get('all_ready_s'))} |")
+        lines.append(f"| burst of {n}: the create calls | {fmt(bo.get('create_calls_s'), ' s', 1)}"
+                     f" | {fmt(bp.get('create_calls_s'), ' s', 1)} | "
+                     f"{ratio(bp.get('create_calls_s'), bo.get('create_calls_s'))} |")
+        plane_o, plane_p = _plane_cpu(bo), _plane_cpu(bp)
+        lines.append(f"| burst of {n}: CPU seconds of kube-apiserver + etcd | "
+                     f"{fmt(plane_o, ' s', 1)} | {fmt(plane_p, ' s', 1)} | "
+                     f"{ratio(plane_p, plane_o)} |")
+    return lines
 
 
 def _quotient(a: float | None, b: float | None) -> float | None:

@@ -3,6 +3,8 @@
     .venv/bin/python -m tests.bench.run                 # = make bench: the full default
     .venv/bin/python -m tests.bench.run --burst 100 --restart 100 --memory 100 --samples 10 \
         --resync 20s --out /tmp/bench-smoke             # a quick smoke run
+    .venv/bin/python -m tests.bench.run --admission-policies   # + single and burst with
+                                                        # deploy/'s admission policies
 
 One run: a control plane (etcd + kube-apiserver + kube-controller-manager, audit log on),
 the identity simulator (three tenants; the administrator client is Account Administrator in
@@ -17,8 +19,13 @@ each) and, one at a time, the processes under test, all separate processes on lo
 Phases, in order: single-resource latency (floor, then operator); cost per change (create,
 update, delete of those single resources); burst (floor, then operator); steady state over
 one resync period; restart and memory at each population size, growing the population by
-further creates between sizes. Results: `<out>/latest.json`, PNG plots in `<out>/`, and the
-generated section of `docs/PERFORMANCE.md` (with `--doc`).
+further creates between sizes. With --admission-policies (issue 20), the single-resource and
+burst phases of the operator run a second time with deploy/'s ValidatingAdmissionPolicies
+installed (right after the single phase; after the steady state for the burst, in the same
+namespaces, those resources deleted again before the restarts): figures
+`single_operator_policies` and `burst_operator_policies`, beside the unchanged ones.
+Results: `<out>/latest.json`, PNG plots in `<out>/`, and the generated section of
+`docs/PERFORMANCE.md` (with `--doc`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from typing import Any
 
 from ccoperator.api.clients import parse_duration
 
+from tests.admission_support import Probe, policy_docs
 from tests.bench import report
 from tests.bench.harness import (
     FLOOR_SA,
@@ -223,18 +231,21 @@ class Bench:
 
     # ------------------------------------------------------------------------ phases
 
-    def single(self, who: str, namespace: str, n: int) -> dict[str, Any]:
+    def single(self, who: str, namespace: str, n: int, prefix: str = "single"
+               ) -> dict[str, Any]:
         watcher = self.env.watcher
         latencies: list[float] = []
+        create_calls: list[float] = []  # the POST alone: where admission spends its time
         marks = self.window()
         window = self.cpu_window(who, self.operator_pid if who == "operator" else 0)
         if who == "operator":
             # Each create is ~20 ms of work among 300 ms pauses: sample densely.
             self.profile(self.operator_pid, "single-operator", n * 0.35 + 1, rate=1000)
         for i in range(n):
-            key = (namespace, f"single-{i:03d}")
+            key = (namespace, f"{prefix}-{i:03d}")
             t0 = time.monotonic()
             self.env.kube.create_ccc(namespace, key[1], self.spec(i))
+            create_calls.append(time.monotonic() - t0)
             done = watcher.wait_done([key], timeout=120)[key]
             latencies.append(done - t0)
             time.sleep(0.3)  # let the tail of this create (events, watch echoes) pass
@@ -244,6 +255,8 @@ class Bench:
             "samples_s": latencies,
             "p50_s": percentile(latencies, 50), "p95_s": percentile(latencies, 95),
             "p99_s": percentile(latencies, 99), "mean_s": sum(latencies) / len(latencies),
+            "create_call_samples_s": create_calls,
+            "create_call_p50_s": percentile(create_calls, 50),
             "cost_create": self.costs(marks, user, n),
             "cpu": window.read(),
         }
@@ -271,8 +284,9 @@ class Bench:
         return out
 
     def burst(self, who: str, namespaces: list[str], start: int, n: int, pid: int,
-              timeout: float) -> tuple[dict[str, Any], list[Key]]:
-        keys = [(namespaces[i % len(namespaces)], f"r-{i:05d}") for i in range(start, start + n)]
+              timeout: float, prefix: str = "r") -> tuple[dict[str, Any], list[Key]]:
+        keys = [(namespaces[i % len(namespaces)], f"{prefix}-{i:05d}")
+                for i in range(start, start + n)]
         items = [(ns, name, self.spec(i)) for i, (ns, name) in
                  zip(range(start, start + n), keys, strict=True)]
         marks = self.window()
@@ -310,6 +324,44 @@ class Bench:
         log(f"burst {who} {n}: all Ready in {total:.1f}s ({result['throughput_per_s']:.1f}/s), "
             f"{result['cpu_seconds']:.0f} CPU-s, peak RSS {sampler.peak:.0f} MiB")
         return result, keys
+
+    def admission_policies(self, on: bool) -> None:
+        """Install (or remove) deploy/'s admission policies and wait until the API server
+        enforces them (or no longer does). The probe's tenant objects exist only meanwhile,
+        so that the operator's tenant checks of them stay out of the measured windows."""
+        plane = self.env.plane
+        docs = policy_docs(plane)
+        with plane.api_client() as api:
+            from kubernetes import client as k8s
+
+            probe = Probe(plane, k8s.CustomObjectsApi(api), k8s.CoreV1Api(api))
+            probe.create()
+            try:
+                if on:
+                    plane.kubectl("apply", "-f", "-", input=yaml_dump(docs))
+                    probe.wait_in_effect()
+                else:
+                    for doc in docs:
+                        plane.kubectl("delete", doc["kind"], doc["metadata"]["name"],
+                                      "--ignore-not-found")
+                    probe.wait_gone()
+            finally:
+                probe.delete()
+        log(f"admission policies {'installed' if on else 'removed'}")
+
+    def with_policies(self, measure: Callable[[], Any]) -> Any:
+        self.admission_policies(True)
+        time.sleep(2)  # the probe's namespace and tenant objects go away
+        try:
+            return measure()
+        finally:
+            self.admission_policies(False)
+
+    def remove(self, keys: list[Key]) -> None:
+        """Delete resources created only for a comparison, and wait until they are gone."""
+        self.env.kube.delete_cccs(keys)
+        self.env.watcher.wait_gone(keys, timeout=300 + len(keys) * 0.5)
+        time.sleep(2)
 
     def steady(self, last_ready: float) -> dict[str, Any]:
         """One full resync period after the burst: identity calls and Kubernetes writes."""
@@ -510,6 +562,7 @@ class Bench:
         r["command"] = " ".join(["python -m tests.bench.run", *sys.argv[1:]])
         r["settings"] = {"burst": args.burst, "restart": args.restart, "memory": args.memory,
                          "failover": args.failover,
+                         "admission_policies": args.admission_policies,
                          "samples": args.samples, "resync": args.resync,
                          "restart_resync": args.restart_resync,
                          "identity_concurrency": IDENTITY_CONCURRENCY,
@@ -528,6 +581,12 @@ class Bench:
         self.start_operator()
         r["single_operator"] = self.step("single (operator)", lambda: self.single(
             "operator", SINGLE_NS, args.samples))
+        if args.admission_policies:
+            r["single_operator_policies"] = self.step(
+                "single (operator, admission policies)", lambda: self.with_policies(
+                    lambda: self.single("operator", SINGLE_NS, args.samples, "single-p")))
+            self.step("remove the single resources of the comparison", lambda: self.remove(
+                [(SINGLE_NS, f"single-p-{i:03d}") for i in range(args.samples)]))
         r["cost_changes"] = self.step("update + delete", lambda: self.update_and_delete(
             SINGLE_NS, args.samples))
 
@@ -551,6 +610,15 @@ class Bench:
             last = max(self.env.watcher.done_at(k) or 0 for k in keys)
             # 3. steady state over one resync period
             r["steady"] = self.step("steady state", lambda: self.steady(last))
+            if args.admission_policies:
+                res = self.step("burst (operator, admission policies)",
+                                lambda: self.with_policies(lambda: self.burst(
+                                    "operator", NAMESPACES, 0, args.burst, self.operator_pid,
+                                    timeout, prefix="p")))
+                r["burst_operator_policies"] = res[0] if res else None
+                self.step("remove the burst of the comparison", lambda: self.remove(
+                    [(NAMESPACES[i % len(NAMESPACES)], f"p-{i:05d}")
+                     for i in range(args.burst)]))
 
         # 4./5. restart and memory at each population size
         r["restart"], r["memory"], r["grow"] = [], [], []
@@ -589,6 +657,12 @@ class Bench:
         r["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         r["sim_cpu_seconds"] = cpu_seconds(self.env.sim.pid or 0) if self.env.sim.pid else None
         self.save()
+
+
+def yaml_dump(docs: list[dict[str, Any]]) -> str:
+    import yaml
+
+    return yaml.safe_dump_all(docs)
 
 
 def dump_results(results: dict[str, Any]) -> str:
@@ -645,6 +719,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="replay the fault suite (tests/faults, two replicas) with this seed "
                         "for the amplification figure; a fixed seed keeps runs comparable "
                         "(-1: skip it)")
+    parser.add_argument("--admission-policies", action="store_true",
+                        help="also run the single and burst phases of the operator with "
+                        "deploy/'s admission policies installed (issue 20)")
     parser.add_argument("--logs", default=None,
                         help="folder to copy the operator, floor and no-op logs into")
     args = parser.parse_args(argv)

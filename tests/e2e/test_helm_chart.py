@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.admission_support import POLICY_KINDS, Probe, wait_until
 from tests.crd_fixtures import CRD_NAMES
 
 from .installed import short_lifecycle
@@ -53,6 +54,7 @@ DEPLOY_VALUES: dict[str, Any] = {
 EXAMPLE_OVERLAY_VALUES: dict[str, Any] = {
     "identity": {"url": "https://identity.example.com"},
     "image": {"repository": "registry.example.com/ccoperator"},
+    "clusterName": "my-cluster",
 }
 
 
@@ -252,6 +254,70 @@ def test_chart_validates_server_side(control_plane: Any, helm_cli: Helm, namespa
         assert cluster_roles == {"ccoperator", "ccoperator-edit", "ccoperator-view"}
     crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
     assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_chart_admission_policies_follow_the_release(helm_cli: Helm) -> None:
+    """Named after the release (two installations keep both sets), bound to their own
+    policies, with the values' validationActions; none at all when turned off."""
+    docs = _docs(helm_cli.template({"admissionPolicies": {"validationActions": ["Warn"]}},
+                                   release="blue"))
+    policies = {d["kind"]: d for d in docs if d["kind"] in POLICY_KINDS
+                and "-clusteridentitytenant" in d["metadata"]["name"]}
+    assert {d["metadata"]["name"] for d in policies.values()} == {
+        "blue-ccoperator-clusteridentitytenant"}
+    binding = policies["ValidatingAdmissionPolicyBinding"]["spec"]
+    assert binding["policyName"] == "blue-ccoperator-clusteridentitytenant"
+    assert binding["validationActions"] == ["Warn"]
+    assert sum(d["kind"] in POLICY_KINDS for d in docs) == 4
+    off = _docs(helm_cli.template({"admissionPolicies": {"enabled": False}}))
+    assert not [d for d in off if d["kind"] in POLICY_KINDS]
+
+
+def test_two_releases_both_refuse_at_admission(control_plane: Any, helm_cli: Helm, crd: str,
+                                               k8s_api: Any) -> None:
+    """The chart installed twice in one cluster: both sets of policies exist, and each one
+    refuses on its own (the other release's turned off, then the other way round)."""
+    from kubernetes import client as k8s
+
+    suffix = uuid.uuid4().hex[:5]
+    releases = [f"one-{suffix}", f"two-{suffix}"]
+    kubeconfig = ("--kubeconfig", str(helm_cli.kubeconfig))
+    probe = Probe(control_plane, k8s.CustomObjectsApi(k8s_api), k8s.CoreV1Api(k8s_api))
+    probe.create()
+
+    def names(release: str) -> tuple[str, str]:
+        return (f"{release}-ccoperator-clusteridentitytenant",
+                f"{release}-ccoperator-identitytenant")
+
+    def policies(release: str, enabled: bool, *verb: str) -> None:
+        helm_cli.run(*verb, release, str(CHART), "--namespace", f"cco-{release}", *kubeconfig,
+                     values={"crds": {"install": False},
+                             "admissionPolicies": {"enabled": enabled}})
+
+    try:
+        for release in releases:
+            policies(release, True, "install", "--create-namespace")
+        listed = set(control_plane.kubectl(
+            "get", "validatingadmissionpolicies,validatingadmissionpolicybindings",
+            "-o", "name").stdout.split())
+        for release in releases:
+            for name in names(release):
+                for kind in ("validatingadmissionpolicy", "validatingadmissionpolicybinding"):
+                    assert f"{kind}.admissionregistration.k8s.io/{name}" in listed
+        wait_until(lambda: None not in probe.refused_by(), "both releases' policies refuse")
+        for off, on in (releases, releases[::-1]):
+            policies(off, False, "upgrade")
+            wait_until(lambda on=on: probe.refused_by() == names(on),
+                       f"{on}'s policies refuse alone")
+            policies(off, True, "upgrade")
+    finally:
+        for release in releases:
+            helm_cli.run("uninstall", release, "--namespace", f"cco-{release}", *kubeconfig,
+                         check=False)
+            control_plane.kubectl("delete", "namespace", f"cco-{release}", "--wait=false",
+                                  check=False)
+        probe.wait_gone()
+        probe.delete()
 
 
 def test_chart_service_monitor_and_no_crds(helm_cli: Helm) -> None:
