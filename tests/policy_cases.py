@@ -189,8 +189,9 @@ def judge(table: Table, case: Case, names: Names = Names(), *,
     """The operator's verdict on the case's spec: policy.resolve, check, supported."""
     namespace = names.ns(case.ns)
     body = case.client_spec(names)
-    if body.get("clientId") and is_derived_form(str(body["clientId"])):
-        return Verdict(SCHEMA)
+    if (body.get("clientId") and is_derived_form(str(body["clientId"]))) or (
+            body.get("managementPolicy") == "Observe" and not body.get("clientId")):
+        return Verdict(SCHEMA)  # the CRD's own rules (crds/clientcredentialclients.yaml)
     spec = ClientSpec.model_validate(body)
     key = policy.tenant_key(spec.tenant_ref, namespace)
     resolved = policy.resolve(spec.tenant_ref, namespace, table.labels(case.ns, names),

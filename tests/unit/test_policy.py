@@ -194,3 +194,13 @@ def test_access_token_lifetime_needs_a_v1_tenant() -> None:
     assert "v1" in denial.message
     assert policy.supported(asked, tenant(apiVersion="v1"), KEY) is None
     assert policy.supported(client(), tenant(), KEY) is None
+
+
+def test_observe_needs_a_tenant_that_allows_adoption() -> None:
+    refused = policy.check(client(clientId="hand-made", managementPolicy="Observe"), tenant(),
+                           KEY, None)
+    assert isinstance(refused, policy.Denial) and refused.reason is Reason.POLICY_DENIED
+    assert "managementPolicy: Observe" in refused.message and "adoption: Deny" in refused.message
+    allowed = policy.check(client(clientId="hand-made", managementPolicy="Observe"),
+                           tenant(adoption="Allow"), KEY, None)
+    assert isinstance(allowed, policy.Grant)

@@ -502,3 +502,52 @@ def test_this_resources_own_create_found_done_revokes_the_lost_secret_at_once() 
     assert not plan.reclaim and not plan.create and plan.blocked is None
     earlier_life = replace(o, mark_issuer="uid-of-the-resource-before-the-rebuild")
     assert rc.decide(earlier_life, CTX).reclaim
+
+
+# ---------------------------------------------------------- managementPolicy: Observe
+
+
+def observing(**over: Any) -> rc.Observed:
+    values: dict[str, Any] = {
+        "spec": spec(clientId="hand-made", managementPolicy="Observe", adopt=True),
+        "remote_observed": True,
+        "remote": remote("hand-made", name="Hand made", role_ids=frozenset({"r1", "r9"}),
+                         enabled=False),
+        "remote_secrets": (),
+        "mark_known": True,
+    }
+    values.update(over)
+    return observed(**values)
+
+
+def test_observe_reads_and_reports_drift_and_never_writes() -> None:
+    plan = rc.decide(observing(), CTX)
+    assert plan.blocked is None and not plan.touches_identity and not plan.write_secret
+    assert plan.observe is not None and plan.observe.role_ids == ("r1", "r9")
+    assert plan.drift == ("name: spec 'app' remote 'Hand made'",
+                          "roleIds: spec [r1, r2] remote [r1, r9]",
+                          "enabled: spec true remote false")
+
+
+def test_observe_of_a_client_that_matches_has_no_drift() -> None:
+    plan = rc.decide(observing(remote=remote("hand-made", name="app")), CTX)
+    assert plan.observe is not None and plan.drift == ()
+
+
+def test_observe_of_a_missing_client_is_client_not_found() -> None:
+    plan = rc.decide(observing(remote=None), CTX)
+    assert plan.blocked is not None and plan.blocked.reason is Reason.CLIENT_NOT_FOUND
+    assert not plan.touches_identity
+
+
+def test_observe_of_a_client_marked_for_another_declaration_is_taken() -> None:
+    plan = rc.decide(observing(mark=Mark("green/other/app")), CTX)
+    assert plan.blocked is not None and plan.blocked.reason is Reason.CLIENT_ID_TAKEN
+
+
+def test_observe_of_a_once_managed_client_writes_nothing_either() -> None:
+    """Manage switched to Observe: the recorded client is only read from then on."""
+    o = in_sync(spec=spec(managementPolicy="Observe", clientId=DERIVED), rotate_request="now",
+                secret=None)
+    plan = rc.decide(o, CTX)
+    assert plan.observe is not None and not plan.touches_identity and not plan.write_secret

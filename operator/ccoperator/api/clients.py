@@ -53,6 +53,11 @@ class DeletionPolicy(StrEnum):
     ORPHAN = "Orphan"
 
 
+class ManagementPolicy(StrEnum):
+    MANAGE = "Manage"  # the client is kept equal to the spec, its credentials in the Secret
+    OBSERVE = "Observe"  # read only: no write to the identity service, no Secret
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
@@ -103,6 +108,12 @@ class ClientSpec(_Model):
     access_token_lifetime: int | None = Field(None, alias="accessTokenLifetime", ge=60, le=3600)
     secret: SecretSpec = Field(default_factory=SecretSpec)
     deletion_policy: DeletionPolicy = Field(DeletionPolicy.DELETE, alias="deletionPolicy")
+    management_policy: ManagementPolicy = Field(ManagementPolicy.MANAGE,
+                                                alias="managementPolicy")
+
+    @property
+    def observe_only(self) -> bool:
+        return self.management_policy is ManagementPolicy.OBSERVE
 
     def display_name(self, resource_name: str) -> str:
         return self.name or resource_name
@@ -142,6 +153,20 @@ class RetiringSecret(_Model):
     revoke_after: datetime = Field(alias="revokeAfter")
 
 
+class ObservedSecret(_Model):
+    id: int
+    expires_at: datetime | None = Field(None, alias="expiresAt")
+
+
+class ObservedClient(_Model):
+    """What an Observe resource last read of its remote client (never a secret value)."""
+
+    name: str
+    enabled: bool
+    role_ids: tuple[str, ...] = Field((), alias="roleIds")
+    secrets: tuple[ObservedSecret, ...] = ()
+
+
 class Condition(_Model):
     type: str
     status: str
@@ -164,6 +189,10 @@ class ClientStatus(_Model):
     # The owner key the client's mark carries, as this resource last wrote or checked it
     # (absent on clients marked before owner keys: they are re-marked on their next pass).
     owner_key: str | None = Field(None, alias="ownerKey")
+    # managementPolicy: Observe only: the remote client as read, and where the spec differs.
+    observed: ObservedClient | None = None
+    drift: tuple[str, ...] | None = None
+    drift_count: int | None = Field(None, alias="driftCount")  # the Drift printer column
     observed_generation: int | None = Field(None, alias="observedGeneration")
     conditions: tuple[Condition, ...] = ()
 

@@ -16,6 +16,7 @@ READY = "Ready"
 class Reason(StrEnum):
     # Ready=True
     CLIENT_READY = "ClientReady"
+    OBSERVED = "Observed"  # managementPolicy: Observe, the client exists (status.drift says more)
     # Ready=False, in progress (the operator is working on it; nothing for the user to do)
     CREATING = "Creating"
     # Ready=False, needs the user (permanent until the spec or the outside world changes)
@@ -24,6 +25,8 @@ class Reason(StrEnum):
     # The client this resource managed is now marked for another declaration (a handover):
     # nothing is written to it any more.
     OWNED_ELSEWHERE = "OwnedElsewhere"
+    # managementPolicy: Observe: spec.clientId names no client of the tenant.
+    CLIENT_NOT_FOUND = "ClientNotFound"
     CLIENT_ID_CHANGED = "ClientIdChanged"
     TENANT_NOT_FOUND = "TenantNotFound"
     FORBIDDEN = "Forbidden"
@@ -90,7 +93,7 @@ STALLED = "Stalled"
 # the same on both): Stalled, the Argo CD health check and the alerts agree on one list.
 NEEDS_USER: frozenset[str] = frozenset({
     Reason.SECRET_CONFLICT, Reason.CLIENT_ID_TAKEN, Reason.CLIENT_ID_CHANGED,
-    Reason.OWNED_ELSEWHERE,
+    Reason.OWNED_ELSEWHERE, Reason.CLIENT_NOT_FOUND,
     Reason.TENANT_NOT_FOUND, Reason.FORBIDDEN, Reason.INVALID_SPEC, Reason.UNAUTHORIZED,
     Reason.TENANT_REF_NOT_FOUND, Reason.TENANT_NOT_ALLOWED, Reason.POLICY_DENIED,
     Reason.CLIENT_ID_RESERVED, TenantReason.CREDENTIALS_NOT_FOUND,

@@ -259,6 +259,8 @@ class Actor:
             # The mark now says so: tags were put right (v1), or a secret issued or re-marked.
             "owner_key": (o.owner_key if ctx.tagged or credential is not None or plan.remark
                           else status.owner_key),
+            # Managed now (observed before, perhaps): nothing observed-only to report.
+            "observed": None, "drift": None, "drift_count": None,
         })
         await self._status.write(
             o, final, True, Reason.CLIENT_READY,

@@ -70,8 +70,8 @@ class Finalizer:
         self._finalized[view.uid] = None
         while len(self._finalized) > FINALIZED_MEMORY:
             self._finalized.popitem(last=False)
-        target = await self._target(view, spec, status)
-        if target is None:
+        target = None if spec.observe_only else await self._target(view, spec, status)
+        if target is None:  # nothing made remotely, Orphan without a client, or Observe
             self._forget(view.uid)
             return
         tenant, client_id = target

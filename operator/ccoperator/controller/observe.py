@@ -9,11 +9,12 @@ resume or resync reads the watch's copy of the Secret and the tenant's shared pa
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .. import metrics
 from .. import reconcile as rc
-from ..api.clients import ClientSpec, ClientStatus
+from ..api.clients import ClientSpec, ClientStatus, ObservedSecret
 from ..api.marks import Mark, issuer_from_secrets, mark_from_secrets
 from ..identity import ApiVersion
 from ..kube.api import KubeApi
@@ -123,16 +124,25 @@ class Observer:
             known = remote.peek(tenant, admitted.client_id)
             if known is not None or admitted.connection.identity.api_version is not ApiVersion.V1:
                 return False, known
-        if cause is Cause.CHANGE or status.client_id is None:
+        if cause is Cause.CHANGE or (status.client_id is None and not spec.observe_only):
             return True, await remote.get(tenant, admitted.client_id)
         return True, await remote.get_cached(tenant, admitted.client_id,
                                              since_start=cause is Cause.RESUME)
 
-    async def secrets_mark(self, admitted: Admitted,
-                           client_id: str) -> tuple[Mark | None, str | None]:
-        """From the client's secrets (one list): the mark of its newest marked secret (whose
-        the client says it is, on the unversioned form, which has no tags), and which
-        resource issued that secret."""
+    async def read_secrets(self, admitted: Admitted, client_id: str) -> ReadSecrets:
+        """The client's secrets (one list): their ids and expiries, the mark of its newest
+        marked secret (whose the client says it is, on the unversioned form, which has no
+        tags), and which resource issued that secret."""
         secrets = await admitted.connection.identity.list_secrets(admitted.tenant_id, client_id)
         pairs = [(s.id, s.description) for s in secrets]
-        return mark_from_secrets(pairs), issuer_from_secrets(pairs)
+        return ReadSecrets(
+            tuple(ObservedSecret(id=s.id, expires_at=s.expiration)
+                  for s in sorted(secrets, key=lambda s: s.id)),
+            mark_from_secrets(pairs), issuer_from_secrets(pairs))
+
+
+@dataclass(frozen=True)
+class ReadSecrets:
+    secrets: tuple[ObservedSecret, ...]
+    mark: Mark | None
+    issuer: str | None

@@ -32,6 +32,7 @@ from ..kube.api import KubeApi, KubeApiError, KubeConflict
 from ..kube.secret_cache import SecretCache
 from ..reconcile import policy
 from ..tenants.credentials import CredentialsProblem
+from . import preview
 from .act import Actor, ClientExists
 from .finalize import Finalizer
 from .gate import Admitted, Gate
@@ -165,6 +166,31 @@ class Controller:
         self.backoff.forget(view.uid)
         return outcome
 
+    async def preview(self, view: ResourceView) -> preview.Preview:
+        """What a pass would do now, without doing it (`ccoperator plan`): the same gate,
+        the reads of a change pass and the same decision. The caller's clients refuse every
+        write; a create of a derived id is told from a reclaim by reading the id first."""
+        status = self._status.current(view)
+        try:
+            spec = ClientSpec.model_validate(view.spec)
+        except ValueError as exc:
+            return preview.refused(Reason.INVALID_SPEC.value,
+                                   f"spec is invalid: {_first_line(exc)}")
+        admitted = await self._gate.admit(
+            uid=view.uid, namespace=view.namespace, spec=spec, status=status,
+            owner_key=self._cluster.key(view.namespace, view.name))
+        if isinstance(admitted, policy.Denial):
+            return preview.refused(admitted.reason.value, admitted.message)
+        if isinstance(admitted, CredentialsProblem):
+            return preview.refused(Reason.UNAUTHORIZED.value, admitted.message)
+        ctx = await self._context(admitted)
+        observed = await self._observe(view, spec, status, Cause.CHANGE, admitted, ctx)
+        plan = rc.decide(observed, ctx)
+        if _needs_mark(observed, plan) or (plan.create and not observed.remote_observed):
+            observed = await self._learn_mark(observed, admitted, ctx, fresh=True)
+            plan = rc.decide(observed, ctx)
+        return preview.describe(observed, plan)
+
     async def _gated(self, view: ResourceView, spec: ClientSpec, status: ClientStatus,
                      cause: Cause) -> Outcome:
         """1. The gate: policy first, so a refused pass makes no identity call at all."""
@@ -232,6 +258,8 @@ class Controller:
         """4. Act, deciding once more where acting found the client other than observed."""
         if plan.blocked is not None:
             return await self._blocked(view, status, plan)
+        if plan.observe is not None:
+            return await self._observed(view, status, plan, admitted)
         try:
             return await self._actor.execute(observed, plan, ctx, admitted)
         except ClientNotFound:
@@ -265,12 +293,15 @@ class Controller:
                                                               cause)
         secret = await self._observer.secret(view, spec, cause, status)
         mark, mark_known, issuer = None, remote_observed and remote is None, None
+        secrets = None
         if remote_observed and remote is not None:
-            if status.client_id is None:
+            if status.client_id is None or (spec.observe_only and (
+                    cause is Cause.CHANGE or status.observed is None)):
                 # A client found without our record: whose is it, and did this resource
-                # issue its newest secret (a lost answer) or an earlier life of it?
-                mark, issuer = await self._observer.secrets_mark(admitted, remote.client_id)
-                mark_known = True
+                # issue its newest secret (a lost answer) or an earlier life of it? (An
+                # Observe resource reads its secrets on every change, for status.observed.)
+                read = await self._observer.read_secrets(admitted, remote.client_id)
+                mark, issuer, mark_known, secrets = read.mark, read.issuer, True, read.secrets
             if ctx.tagged:
                 mark, mark_known = remote.mark, True
         return rc.Observed(
@@ -292,6 +323,7 @@ class Controller:
             mark=mark,
             mark_known=mark_known,
             mark_issuer=issuer,
+            remote_secrets=secrets,
         )
 
     async def _learn_mark(self, o: rc.Observed, admitted: Admitted, ctx: rc.Context, *,
@@ -306,8 +338,8 @@ class Controller:
                                        remote_assumed=False, mark=None, mark_known=True)
         mark, issuer = remote.mark, None
         if fresh or not ctx.tagged:
-            from_secrets, issuer = await self._observer.secrets_mark(admitted, remote.client_id)
-            mark = remote.mark if ctx.tagged else from_secrets
+            read = await self._observer.read_secrets(admitted, remote.client_id)
+            mark, issuer = remote.mark if ctx.tagged else read.mark, read.issuer
         return dataclasses.replace(o, remote_observed=True, remote=remote,
                                    remote_assumed=False, mark=mark, mark_known=True,
                                    mark_issuer=issuer)
@@ -322,6 +354,20 @@ class Controller:
             self._observer.secrets.wait_for(view.namespace, plan.secret_name, view.uid)
         await self._status.write(view, status, False, plan.blocked.reason, plan.blocked.message)
         return Outcome(self._resync, ready=False)
+
+    async def _observed(self, view: ResourceView, status: ClientStatus, plan: rc.Plan,
+                        admitted: Admitted) -> Outcome:
+        """managementPolicy: Observe: only the status says what was read."""
+        drift = f"{len(plan.drift)} field(s) differ from the spec (status.drift)" if (
+            plan.drift) else "it matches the spec"
+        await self._status.write(
+            view, status.model_copy(update={
+                "tenant_id": admitted.tenant_id, "observed": plan.observe,
+                "drift": plan.drift, "drift_count": len(plan.drift)}),
+            True, Reason.OBSERVED,
+            f"Client {plan.client_id!r} exists in tenant {admitted.tenant_id!r} and is "
+            f"observed, never written (managementPolicy: Observe); {drift}.")
+        return Outcome(self._resync, ready=True)
 
     async def _permanent(self, view: ResourceView, status: ClientStatus, tenant: str,
                          exc: IdentityError) -> Outcome:

@@ -31,6 +31,12 @@ log = logging.getLogger("ccoperator.runtime")
 
 RESYNC_JITTER = 0.1  # +-10%: spreads a resync wave so it does not hit the service at once
 _PRIORITY = {Cause.CHANGE: 2, Cause.RESUME: 1, Cause.RESYNC: 0}
+def _observe_only(view: ResourceView) -> bool:
+    """managementPolicy: Observe: deleting the resource deletes nothing remote, so it needs
+    no finalizer (a resource switched from Manage keeps the one it has)."""
+    return view.spec.get("managementPolicy") == "Observe"
+
+
 def _mark(body: Mapping[str, Any]) -> tuple[int, str | None, bool]:
     """What a pass reacts to. Our own status writes change none of it, so they cause no pass."""
     meta = body.get("metadata") or {}
@@ -174,7 +180,7 @@ class Runtime:
             if view.deleting:
                 await self._finalize(view)
                 return
-            if FINALIZER not in view.finalizers:
+            if FINALIZER not in view.finalizers and not _observe_only(view):
                 await self._add_finalizer(view, cause)
             outcome = await self.controller.reconcile(view, cause)
             metrics.observe_reconcile(cause, "ready" if outcome.ready else "not_ready")

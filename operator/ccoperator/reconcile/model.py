@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from ..api.clients import ClientSpec, ClientStatus, CurrentSecret
+from ..api.clients import ClientSpec, ClientStatus, CurrentSecret, ObservedClient, ObservedSecret
 from ..api.conditions import Reason
 from ..api.marks import Mark, is_mark_tag, mark_from_tags
 from ..api.secrets import SecretObject
@@ -92,6 +92,8 @@ class Observed:
     # Which resource (uid) issued the client's newest marked secret, when its secrets were
     # read: this very resource means its own create, whose answer was lost.
     mark_issuer: str | None = None
+    # The client's secrets (id, expiry) when this pass read them (managementPolicy: Observe).
+    remote_secrets: tuple[ObservedSecret, ...] | None = None
 
     def ours(self, mark: Mark) -> bool:
         return mark.owner == self.owner_key or mark.owner in self.own_aliases
@@ -153,6 +155,9 @@ class Plan:
     reclaim: bool = False
     # The unversioned form: rewrite the current secret's description with our mark.
     remark: bool = False
+    # managementPolicy: Observe: what was read, and where the spec differs (nothing written).
+    observe: ObservedClient | None = None
+    drift: tuple[str, ...] = ()
 
     @property
     def touches_identity(self) -> bool:

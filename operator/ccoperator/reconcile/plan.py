@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..api.clients import ClientSpec, ClientStatus, CurrentSecret, RetiringSecret
+from ..api.clients import (
+    ClientSpec,
+    ClientStatus,
+    CurrentSecret,
+    ObservedClient,
+    RetiringSecret,
+)
 from ..api.conditions import Reason
 from ..api.marks import Mark, namespace_and_name
 from .model import Blocked, Context, IssueReason, Observed, Plan, RemoteClient
@@ -66,6 +72,8 @@ def decide(o: Observed, ctx: Context) -> Plan:
         )
         return plan
 
+    if spec.observe_only:
+        return _decide_observe(o, ctx, plan)
     if status.client_id is None:
         if (spec.client_id is None and o.secret is not None
                 and secret_credential_intact(o.secret, client_id, spec.secret.keys.client_secret)):
@@ -124,6 +132,52 @@ def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
     plan.adopt = True
     plan.record_intent = True
     return _take(o, ctx, plan, IssueReason.ADOPTED)
+
+
+def _decide_observe(o: Observed, ctx: Context, plan: Plan) -> Plan:
+    """managementPolicy: Observe: read, compare, report; never a write."""
+    if o.remote_observed and o.remote is None:
+        plan.blocked = Blocked(
+            Reason.CLIENT_NOT_FOUND,
+            f"No client {plan.client_id!r} exists in tenant {o.tenant_id!r}; nothing to "
+            "observe. Fix spec.clientId, or create the client.")
+        return plan
+    if o.mark_known and o.mark is not None and not o.ours(o.mark):
+        plan.blocked = Blocked(
+            Reason.CLIENT_ID_TAKEN,
+            f"Client {plan.client_id!r} is managed by another ClientCredentialClient (its mark "
+            "says so). Choose another spec.clientId.")
+        return plan
+    remote = o.remote
+    if remote is None:  # not read this pass (it is, whenever it exists): report what we had
+        plan.observe = o.status.observed
+        plan.drift = o.status.drift or ()
+        return plan
+    secrets = (o.remote_secrets if o.remote_secrets is not None
+               else o.status.observed.secrets if o.status.observed is not None else ())
+    plan.observe = ObservedClient(name=remote.name, enabled=remote.enabled,
+                                  role_ids=tuple(sorted(remote.role_ids)), secrets=secrets)
+    plan.drift = drift(o, remote)
+    plan.requeue_after = ctx.resync
+    return plan
+
+
+def drift(o: Observed, remote: RemoteClient) -> tuple[str, ...]:
+    """One line per field where the spec differs from the remote client."""
+    spec = o.spec
+    lines = []
+    if spec.display_name(o.name) != remote.name:
+        lines.append(f"name: spec {spec.display_name(o.name)!r} remote {remote.name!r}")
+    if frozenset(spec.role_ids) != remote.role_ids:
+        lines.append(f"roleIds: spec [{', '.join(sorted(spec.role_ids))}] "
+                     f"remote [{', '.join(sorted(remote.role_ids))}]")
+    if spec.enabled != remote.enabled:
+        lines.append(f"enabled: spec {str(spec.enabled).lower()} "
+                     f"remote {str(remote.enabled).lower()}")
+    if spec.access_token_lifetime not in (None, remote.access_token_lifetime):
+        lines.append(f"accessTokenLifetime: spec {spec.access_token_lifetime} "
+                     f"remote {remote.access_token_lifetime}")
+    return tuple(lines)
 
 
 def _may_hand_over(o: Observed, mark: Mark) -> bool:

@@ -110,6 +110,11 @@ def check(
     if spec.adopt and tenant.adoption is Adoption.DENY:
         refused.append("adopt: true, and the tenant does not allow adoption (adoption: Deny)")
 
+    if spec.observe_only and tenant.adoption is Adoption.DENY:
+        refused.append("managementPolicy: Observe, and the tenant does not allow adoption "
+                       "(adoption: Deny): only a tenant that lets existing clients be taken "
+                       "over lets them be observed")
+
     if spec.client_id is not None and tenant.allowed_client_ids is not None and not any(
             _full_match(pattern, spec.client_id) for pattern in tenant.allowed_client_ids):
         refused.append(f"spec.clientId {spec.client_id!r} matches none of the tenant's "
