@@ -33,6 +33,8 @@ STALLS = {
     Reason.SECRET_CONFLICT: True,
     Reason.CLIENT_ID_TAKEN: True,
     Reason.OWNED_ELSEWHERE: True,
+    Reason.CLIENT_NOT_FOUND: True,
+    Reason.OBSERVED: False,
     Reason.CLIENT_ID_CHANGED: True,
     Reason.TENANT_NOT_FOUND: True,
     Reason.FORBIDDEN: True,
