@@ -59,7 +59,7 @@ def test_observe_reports_drift_writes_nothing_and_manage_adopts(
 
     # Manage: an adoption. One update (the roles) and one secret; the old secret stays valid.
     kube.patch_ccc(namespace, "observed", {"spec": {"managementPolicy": "Manage"}})
-    obj = kube.wait_ready(namespace, "observed")
+    obj = kube.wait_reason(namespace, "observed", "ClientReady")
     assert obj["status"]["clientId"] == client_id and obj["status"]["adopted"] is True
     assert "observed" not in obj["status"] and "drift" not in obj["status"]
     by_route = sorted(c["Route"] for c in writes(sim, since))
