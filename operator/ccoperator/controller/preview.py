@@ -67,22 +67,8 @@ def _field_changes(remote: rc.RemoteClient | None,
         return ()
     if remote is None:
         return ("the client as the spec says",)
-    lines = []
-    if remote.name != desired.name:
-        lines.append(f"name: {remote.name!r} -> {desired.name!r}")
-    if remote.role_ids != desired.role_ids:
-        lines.append(f"roleIds: [{', '.join(sorted(remote.role_ids))}] -> "
-                     f"[{', '.join(sorted(desired.role_ids))}]")
-    if remote.enabled != desired.enabled:
-        lines.append(f"enabled: {str(remote.enabled).lower()} -> "
-                     f"{str(desired.enabled).lower()}")
-    if desired.access_token_lifetime not in (None, remote.access_token_lifetime):
-        lines.append(f"accessTokenLifetime: {remote.access_token_lifetime} -> "
-                     f"{desired.access_token_lifetime}")
-    if desired.mark is not None and desired.mark != remote.mark:
-        old = remote.mark.tag() if remote.mark is not None else "none"
-        lines.append(f"mark: {old} -> {desired.mark.tag()}")
-    return tuple(lines)
+    return tuple(f"{field}: {have} -> {want}"
+                 for field, have, want in remote.differences(desired))
 
 
 def _created(o: rc.Observed, plan: rc.Plan) -> tuple[str, ...]:

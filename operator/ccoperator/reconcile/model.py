@@ -36,6 +36,25 @@ class RemoteClient:
             return None
         return sorted({*self.other_tags, self.mark.tag()})
 
+    def differences(self, desired: RemoteClient) -> tuple[tuple[str, str, str], ...]:
+        """(field, this client's value, desired value) for each field `desired` sets that
+        differs, as text (drift reports, plan previews)."""
+        found = []
+        if self.name != desired.name:
+            found.append(("name", repr(self.name), repr(desired.name)))
+        if self.role_ids != desired.role_ids:
+            found.append(("roleIds", f"[{', '.join(sorted(self.role_ids))}]",
+                          f"[{', '.join(sorted(desired.role_ids))}]"))
+        if self.enabled != desired.enabled:
+            found.append(("enabled", str(self.enabled).lower(), str(desired.enabled).lower()))
+        if desired.access_token_lifetime not in (None, self.access_token_lifetime):
+            found.append(("accessTokenLifetime", str(self.access_token_lifetime),
+                          str(desired.access_token_lifetime)))
+        if desired.mark is not None and desired.mark != self.mark:
+            found.append(("mark", self.mark.tag() if self.mark is not None else "none",
+                          desired.mark.tag()))
+        return tuple(found)
+
     def satisfies(self, desired: RemoteClient) -> bool:
         """Whether this remote client is what `desired` asks for (fields it leaves as they
         are, None, are not compared)."""

@@ -8,6 +8,7 @@ create, update, resume after a crash and periodic resync are the same code.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ..api.clients import (
@@ -157,27 +158,16 @@ def _decide_observe(o: Observed, ctx: Context, plan: Plan) -> Plan:
                else o.status.observed.secrets if o.status.observed is not None else ())
     plan.observe = ObservedClient(name=remote.name, enabled=remote.enabled,
                                   role_ids=tuple(sorted(remote.role_ids)), secrets=secrets)
-    plan.drift = drift(o, remote)
+    plan.drift = drift(o, remote, ctx)
     plan.requeue_after = ctx.resync
     return plan
 
 
-def drift(o: Observed, remote: RemoteClient) -> tuple[str, ...]:
-    """One line per field where the spec differs from the remote client."""
-    spec = o.spec
-    lines = []
-    if spec.display_name(o.name) != remote.name:
-        lines.append(f"name: spec {spec.display_name(o.name)!r} remote {remote.name!r}")
-    if frozenset(spec.role_ids) != remote.role_ids:
-        lines.append(f"roleIds: spec [{', '.join(sorted(spec.role_ids))}] "
-                     f"remote [{', '.join(sorted(remote.role_ids))}]")
-    if spec.enabled != remote.enabled:
-        lines.append(f"enabled: spec {str(spec.enabled).lower()} "
-                     f"remote {str(remote.enabled).lower()}")
-    if spec.access_token_lifetime not in (None, remote.access_token_lifetime):
-        lines.append(f"accessTokenLifetime: spec {spec.access_token_lifetime} "
-                     f"remote {remote.access_token_lifetime}")
-    return tuple(lines)
+def drift(o: Observed, remote: RemoteClient, ctx: Context) -> tuple[str, ...]:
+    """One line per field where the spec differs from the remote client (marks aside)."""
+    wanted = replace(desired_remote(o, remote.client_id, ctx), mark=None)
+    return tuple(f"{field}: spec {want} remote {have}"
+                 for field, have, want in remote.differences(wanted))
 
 
 def _may_hand_over(o: Observed, mark: Mark) -> bool:
