@@ -331,7 +331,9 @@ class Controller:
         """Read whose the client is: on v1 the client itself (its tags), on the unversioned
         form its secrets' descriptions (and the client, when `fresh`: not read yet)."""
         remote = o.remote
-        if ctx.tagged or fresh:
+        if ctx.tagged or fresh or remote is None:
+            # v1: the tags are on the client; and a client decided on without any copy of it
+            # (a spec change before any read) is read, never taken for gone.
             remote = await admitted.connection.remote.get(o.tenant_id, admitted.client_id)
         if remote is None:
             return dataclasses.replace(o, remote_observed=True, remote=None,
