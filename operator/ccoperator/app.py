@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,27 +21,27 @@ from kubernetes import config as k8s_config
 from . import metrics
 from .api.clients import parse_duration
 from .api.marks import Cluster
-from .controller import Controller
+from .assembly import OwnCredentials, build_core, cluster_identity, identity_config
 from .controller import handlers as _handlers  # noqa: F401 - registers the kopf handlers
 from .controller.events import EventPoster
 from .controller.gate import Gate
 from .controller.kopf_settings import configure_kopf
 from .controller.leader import ElectionConfig, Leadership
 from .controller.streams import ResourceStreams
-from .controller.workers import RESYNC_JITTER, Runtime
+from .controller.workers import Runtime
 from .identity import IdentityClient, IdentityConfig
 from .kube.api import KubeApi
 from .kube.http import KubeHttp, connect
 from .kube.watch import WatchTiming
 from .logs import configure_logging
-from .reconcile.ownership import ClaimIndex
 from .settings import Settings
 from .tenants.checker import TenantChecker
 from .tenants.connections import ConnectionPool
-from .tenants.credentials import Credentials
 from .tenants.orphans import OrphanScanner
 from .tenants.registry import TenantRegistry
-from .tenants.remote import RemoteReader
+
+# Moved to assembly.py (shared with `ccoperator plan`); still importable from here.
+__all__ = ["OwnCredentials", "cluster_identity", "identity_config"]
 
 log = logging.getLogger("ccoperator")
 
@@ -59,48 +58,6 @@ def kube_configuration(config_file: str | None = None) -> k8s.Configuration:
             return configuration
     k8s_config.load_kube_config(config_file=config_file, client_configuration=configuration)  # type: ignore[no-untyped-call]
     return configuration
-
-
-def identity_config(ours: Settings, credentials: Credentials) -> IdentityConfig:
-    return IdentityConfig(
-        base_url=credentials.identity_url,
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret,
-        # The configured token endpoint belongs to the default service; others discover.
-        token_url=ours.token_url if credentials.identity_url == ours.identity_url else None,
-        read_timeout=ours.identity_timeout,
-        max_concurrency=ours.identity_concurrency,
-        max_connections=max(ours.identity_concurrency, 10),
-        max_retries=ours.identity_max_retries,
-        api_version=credentials.api_version,
-        # Refused credentials are asked again once per tenant check, not on every pass.
-        token_refusal_hold=ours.tenant_check.total_seconds(),
-    )
-
-
-class OwnCredentials:
-    """The operator's own client (settings, or files from a mounted Secret), re-read at most
-    every `ttl` seconds so that a rotated Secret is picked up without a restart."""
-
-    def __init__(self, ours: Settings, ttl: float = 30.0) -> None:
-        self._ours = ours
-        self._ttl = ttl
-        self._read_at = -ttl
-        self._value: Credentials | None = None
-
-    def __call__(self) -> Credentials | None:
-        if not self._ours.has_own_credentials:
-            return None
-        now = time.monotonic()
-        if now - self._read_at >= self._ttl:
-            try:
-                self._value = Credentials(self._ours.identity_url or "",
-                                          self._ours.resolved_client_id(),
-                                          self._ours.resolved_client_secret())
-            except OSError as exc:
-                log.warning("cannot read the operator's own credentials: %s", exc)
-            self._read_at = now
-        return self._value
 
 
 def election_config(ours: Settings) -> ElectionConfig | None:
@@ -131,44 +88,19 @@ class Operator:
     pool: ConnectionPool
 
 
-async def cluster_identity(kube: KubeApi, configured: str | None) -> Cluster:
-    """This cluster's name (CCOPERATOR_CLUSTER_NAME), and its default: the uid of the
-    kube-system namespace."""
-    body = await kube.get_object("/api/v1/namespaces/kube-system")
-    uid = str(((body or {}).get("metadata") or {}).get("uid") or "")
-    if not uid and configured is None:
-        raise RuntimeError("the kube-system namespace's uid cannot be read, and it names this "
-                           "cluster by default: set CCOPERATOR_CLUSTER_NAME")
-    name = configured or uid
-    return Cluster(name=name, default_name=uid or name)
-
-
 def assemble(ours: Settings, leadership: Leadership, kube_http: KubeHttp,
              cluster: Cluster) -> Operator:
     """Settings -> tenant registry, gate, controller, runtime, streams, checker."""
     kube = KubeApi(kube_http)
-    # A resync wave spreads over +-10% of the period (workers.RESYNC_JITTER): a snapshot
-    # that serves the whole wave and is listed again for the next one costs about one
-    # list per tenant per period, and shows drift at most about two periods late.
-    snapshot_max_age = ours.resync.total_seconds() * (1 - RESYNC_JITTER)
-    claims = ClaimIndex()
-
-    def make_identity(credentials: Credentials,
-                      on_proved: Callable[[], None]) -> tuple[IdentityClient, RemoteReader]:
-        identity = IdentityClient(identity_config(ours, credentials),
-                                  on_call=metrics.observe_identity_call,
-                                  guard=leadership.check, on_proved=on_proved)
-        return identity, RemoteReader(identity, max_age=snapshot_max_age,
-                                      ids_of=claims.client_ids)
-
-    pool = ConnectionPool(make_identity)
-    registry = TenantRegistry(kube, pool, default_url=ours.identity_url,
-                              own=OwnCredentials(ours), operator_namespace=ours.namespace)
-    gate = Gate(registry, claims, default_lifetime=ours.default_lifetime)
     events = EventPoster(kube)
-    controller = Controller(gate=gate, kube=kube, events=events,
-                            grace_period=ours.grace_period, resync=ours.resync,
-                            cluster=cluster)
+
+    def new_identity(config: IdentityConfig, on_proved: Callable[[], None]) -> IdentityClient:
+        return IdentityClient(config, on_call=metrics.observe_identity_call,
+                              guard=leadership.check, on_proved=on_proved)
+
+    core = build_core(ours, kube, cluster, events=events, new_identity=new_identity)
+    claims, pool, registry, gate = core.claims, core.pool, core.registry, core.gate
+    controller = core.controller
     runtime = Runtime(controller, kube, resync=ours.resync, workers=ours.workers,
                       max_queue_depth=ours.max_queue_depth, leadership=leadership,
                       events=events)

@@ -1,4 +1,4 @@
-"""`ccoperator run | demo | sim | prune`.
+"""`ccoperator run | demo | sim | prune | plan | import`, and `kubectl ccoperator plan|import`.
 
 `run` flags mirror the CCOPERATOR_* settings one to one (generated from settings.Settings, so
 the two cannot drift); a flag wins over the environment.
@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 from types import UnionType
@@ -19,6 +19,15 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
+from .cli_commands import (
+    IMPORT_DESCRIPTION,
+    IMPORT_EXAMPLES,
+    PLAN_DESCRIPTION,
+    PLAN_EXAMPLES,
+    add_import_flags,
+    add_plan_flags,
+    add_session_flags,
+)
 from .settings import Metavar, Settings
 
 RUN_DESCRIPTION = """\
@@ -204,44 +213,87 @@ def _add_prune_flags(parser: argparse.ArgumentParser) -> None:
                         "be listed, or carry --cluster-name in their owner keys")
     parser.add_argument("-o", "--output", choices=["table", "json"], default="table",
                         help="table (default) or one JSON document on stdout")
-    parser.add_argument("--kubeconfig", metavar="FILE",
-                        help="kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]")
-    parser.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
-    parser.add_argument("--identity-url", metavar="URL",
-                        help="identity service for a tenant object without spec.identityUrl "
-                        "[env CCOPERATOR_IDENTITY_URL]")
-    parser.add_argument("--operator-namespace", metavar="NAMESPACE",
-                        help="the operator's namespace, where a ClusterIdentityTenant's "
-                        "credentials Secret lives [env CCOPERATOR_NAMESPACE]")
+    add_session_flags(parser)
+
+
+def _command_settings(args: argparse.Namespace, command: str) -> Settings | None:
+    """The operator's settings from the environment, with --identity-url and
+    --operator-namespace over it (None: invalid, said on stderr)."""
+    given = {name: value for name, value in (("identity_url", args.identity_url),
+                                             ("namespace", args.operator_namespace))
+             if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        print(f"ccoperator {command}: invalid settings:\n{_explain(exc)}", file=sys.stderr)
+        return None
+
+
+def _read_only(args: argparse.Namespace, command: str, options: Callable[[], Any],
+               run: Callable[[Any, Settings], int]) -> int:
+    """Options from the flags (a ValueError is a usage error: exit 2), the settings, then
+    the command."""
+    try:
+        made = options()
+    except ValueError as exc:
+        print(f"ccoperator {command}: error: {exc}", file=sys.stderr)
+        return 2
+    settings = _command_settings(args, command)
+    return 2 if settings is None else run(made, settings)
 
 
 def _prune(args: argparse.Namespace) -> int:
     from . import prune  # imported late: it loads the Kubernetes and HTTP clients
     from .prune_plan import Options, check_cluster_name, parse_tenant_object
 
-    try:
-        options = Options(
-            tenant_object=parse_tenant_object(args.tenant_object, args.namespace),
-            cluster_name=check_cluster_name(args.cluster_name), dry_run=args.dry_run,
-            yes=args.yes, force=args.force, include_released=args.include_released,
-            output=args.output, kubeconfig=args.kubeconfig, context=args.context)
-    except ValueError as exc:
-        print(f"ccoperator prune: error: {exc}", file=sys.stderr)
-        return 2
-    given = {name: value for name, value in (("identity_url", args.identity_url),
-                                             ("namespace", args.operator_namespace))
-             if value is not None}
-    try:
-        settings = Settings(**given)
-    except ValidationError as exc:
-        print(f"ccoperator prune: invalid settings:\n{_explain(exc)}", file=sys.stderr)
-        return 2
-    return prune.main(options, settings)
+    return _read_only(args, "prune", lambda: Options(
+        tenant_object=parse_tenant_object(args.tenant_object, args.namespace),
+        cluster_name=check_cluster_name(args.cluster_name), dry_run=args.dry_run,
+        yes=args.yes, force=args.force, include_released=args.include_released,
+        output=args.output, kubeconfig=args.kubeconfig, context=args.context), prune.main)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _plan(args: argparse.Namespace) -> int:
+    from . import plan  # imported late: it loads the Kubernetes and HTTP clients
+    from .cli_common import check_cluster_name
+
+    return _read_only(args, "plan", lambda: plan.PlanOptions(
+        files=tuple(args.files), prune=args.prune, output=args.output, namespace=args.namespace,
+        cluster_name=check_cluster_name(args.cluster_name) if args.cluster_name else None,
+        kubeconfig=args.kubeconfig, context=args.context), plan.main)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from . import importer  # imported late: it loads the Kubernetes and HTTP clients
+    from .api.clients import ManagementPolicy
+    from .cli_common import import_target
+
+    def options() -> Any:
+        key, namespace = import_target(args.tenant_object, args.namespace)
+        return importer.ImportOptions(
+            tenant_object=key, namespace=namespace, ids=tuple(args.ids),
+            management_policy=ManagementPolicy(args.management_policy), output=args.output,
+            kubeconfig=args.kubeconfig, context=args.context)
+
+    return _read_only(args, "import", options, importer.main)
+
+
+def _add_read_only_commands(sub: Any) -> None:
+    plan = sub.add_parser("plan", help="what the operator would do now with the "
+                          "ClientCredentialClients of manifests (writes nothing)",
+                          description=PLAN_DESCRIPTION, epilog=PLAN_EXAMPLES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_plan_flags(plan)
+    imported = sub.add_parser("import", help="print ClientCredentialClient manifests for the "
+                              "clients a tenant already has (writes nothing)",
+                              description=IMPORT_DESCRIPTION, epilog=IMPORT_EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_import_flags(imported)
+
+
+def build_parser(prog: str = "ccoperator") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ccoperator",
+        prog=prog,
         description="Kubernetes operator for ClientCredentialClient resources.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -258,21 +310,41 @@ def build_parser() -> argparse.ArgumentParser:
                            description=PRUNE_DESCRIPTION, epilog=PRUNE_EXAMPLES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_prune_flags(prune)
+    _add_read_only_commands(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "ccoperator") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # demo and sim own their flags; hand them the rest of the command line untouched.
     if argv and argv[0] == "sim":
         return _sim(argv[1:])
     if argv and argv[0] == "demo":
         return _demo(argv[1:])
-    args = build_parser().parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "prune":
-        return _prune(args)
+    args = build_parser(prog).parse_args(argv)
+    commands = {"run": _run, "prune": _prune, "plan": _plan, "import": _import}
+    return commands[args.command](args) if args.command in commands else 2
+
+
+KUBECTL_USAGE = """\
+usage: kubectl ccoperator {plan,import} ...
+
+The ccoperator commands that only read, as a kubectl plugin:
+  plan     what the operator would do now with the ClientCredentialClients of manifests
+  import   print ClientCredentialClient manifests for the clients a tenant already has
+
+kubectl ccoperator plan --help, kubectl ccoperator import --help: their flags."""
+
+
+def kubectl_plugin(argv: Sequence[str] | None = None) -> int:
+    """`kubectl-ccoperator`: kubectl runs it for `kubectl ccoperator ...`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("plan", "import"):
+        return main(argv, prog="kubectl ccoperator")
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(KUBECTL_USAGE)
+        return 0
+    print(f"{KUBECTL_USAGE}\n\nkubectl ccoperator: unknown command {argv[0]!r}", file=sys.stderr)
     return 2
 
 

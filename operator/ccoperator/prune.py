@@ -23,25 +23,27 @@ client (a fence on its HTTP client refuses anything else).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
-import httpx
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-
-from .api.clients import GROUP, PLURAL, VERSION
 from .api.marks import cluster_of
-from .api.tenants import TenantKey, TenantSpec
-from .identity import ClientNotFound, IdentityClient, IdentityConfig, IdentityError
-from .identity.paths import DEFAULT_TOKEN_PATH
+from .cli_common import held_clients, where
+from .cli_session import (
+    Streams,
+    Tenant,
+    acting_ids,
+    fence,
+    identity_session,
+    list_resources,
+    read_only_kube,
+    read_tenant,
+    run,
+)
+from .identity import ClientNotFound, IdentityClient, IdentityError
 from .kube.api import KubeApi
-from .kube.http import KubeApiError, connect
+from .kube.http import KubeApiError
 from .prune_plan import (
     Action,
     Guards,
@@ -53,7 +55,6 @@ from .prune_plan import (
     counts,
     decide,
     document,
-    identity_problem,
     kube_problem,
     not_gone,
     plan,
@@ -62,132 +63,28 @@ from .prune_plan import (
     with_result,
 )
 from .settings import Settings
-from .tenants import credentials as creds
 from .tenants.marked import MarkedClient, marked_clients
-from .tenants.registry import tenant_object
+
+__all__ = ["Streams", "fence", "main"]
 
 log = logging.getLogger("ccoperator.prune")
-
-
-@dataclass
-class Streams:
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
-    input: TextIO = field(default_factory=lambda: sys.stdin)
-
-
-@dataclass(frozen=True)
-class Tenant:
-    key: TenantKey
-    spec: TenantSpec
-    credentials: creds.Credentials
 
 
 def main(options: Options, settings: Settings, streams: Streams | None = None) -> int:
     """Run the command: 0 done (or nothing to do), 1 refused, failed or not confirmed."""
     streams = streams or Streams()
-    logging.basicConfig(stream=streams.err, format="ccoperator prune: %(levelname)s: %(message)s",
-                        level=logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING)
-    try:
-        return asyncio.run(prune(options, settings, streams))
-    except PruneError as exc:
-        print(f"ccoperator prune: {exc}", file=streams.err)
-        return 1
-    except KeyboardInterrupt:
-        print("ccoperator prune: interrupted", file=streams.err)
-        return 130
+    return run("prune", prune(options, settings, streams), settings, streams)
 
 
 async def prune(options: Options, settings: Settings, streams: Streams) -> int:
-    configuration = kube_configuration(options.kubeconfig, options.context)
-    kube_http = connect(configuration)
-    kube_http.write_guard = _no_kubernetes_writes
-    try:
+    async with read_only_kube("prune", options.kubeconfig, options.context) as kube_http:
         kube = KubeApi(kube_http)
         tenant = await read_tenant(kube, options.tenant_object, settings)
         managed = await managed_here(kube, tenant.spec.tenant_id, options, streams.err)
-    finally:
-        await kube_http.close()
     guards = Guards(managed, acting_ids(tenant, settings), options.include_released)
-    async with identity_session(settings, tenant.credentials,
+    async with identity_session("prune", settings, tenant,
                                 allow_delete=not options.dry_run) as identity:
-        try:
-            return await _list_and_delete(identity, tenant, guards, options, streams)
-        except IdentityError as exc:
-            raise identity_problem(exc, tenant.key, tenant.credentials.client_id,
-                                   tenant.credentials.identity_url,
-                                   tenant.spec.tenant_id) from None
-
-
-def _no_kubernetes_writes() -> None:
-    raise RuntimeError("ccoperator prune never writes to Kubernetes")
-
-
-def kube_configuration(kubeconfig: str | None, context: str | None) -> Any:
-    """The kubeconfig (`--kubeconfig`, else $KUBECONFIG or ~/.kube/config; `--context`),
-    else, in a pod, its service account. Only the settings come from the official client."""
-    configuration = k8s.Configuration()
-    try:
-        k8s_config.load_kube_config(config_file=kubeconfig, context=context,  # type: ignore[no-untyped-call]
-                                    client_configuration=configuration)
-        return configuration
-    except (k8s_config.ConfigException, OSError) as exc:
-        if kubeconfig is not None or context is not None:
-            raise PruneError(f"cannot load the kubeconfig: {exc}") from None
-        problem = exc
-    try:
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except k8s_config.ConfigException:
-        raise PruneError(f"no kubeconfig ({problem}), and not in a pod: set KUBECONFIG or "
-                         "--kubeconfig") from None
-    return configuration
-
-
-async def read_tenant(kube: KubeApi, key: TenantKey, settings: Settings) -> Tenant:
-    """The tenant object and the credentials it acts with, as the operator loads them."""
-    try:
-        body = await kube.get_object(key.status_path().removesuffix("/status"))
-    except KubeApiError as exc:
-        raise kube_problem(f"cannot read {key}", exc) from None
-    if body is None:
-        raise PruneError(f"{key} not found in the current cluster (kubeconfig)")
-    obj = tenant_object(key.kind, body)
-    if obj.spec is None:
-        raise PruneError(f"{key}: its spec cannot be read ({obj.spec_error})")
-    try:
-        loaded = await creds.load(kube, key, obj.spec, default_url=settings.identity_url,
-                                  own=_own_credentials(settings),
-                                  operator_namespace=settings.namespace)
-    except KubeApiError as exc:
-        raise kube_problem(f"cannot read the credentials Secret of {key}", exc) from None
-    if isinstance(loaded, creds.CredentialsProblem):
-        hint = (" (--operator-namespace / CCOPERATOR_NAMESPACE: the operator's namespace)"
-                if "CCOPERATOR_NAMESPACE" in loaded.message else "")
-        raise PruneError(f"{key}: {loaded.message}{hint}")
-    return Tenant(key, obj.spec, loaded)
-
-
-def _own_credentials(settings: Settings) -> Callable[[], creds.Credentials | None]:
-    def read() -> creds.Credentials | None:
-        if not settings.has_own_credentials:
-            return None
-        try:
-            return creds.Credentials(settings.identity_url or "", settings.resolved_client_id(),
-                                     settings.resolved_client_secret())
-        except OSError as exc:
-            raise PruneError(f"cannot read the operator's own credentials: {exc}") from None
-
-    return read
-
-
-def acting_ids(tenant: Tenant, settings: Settings) -> frozenset[str]:
-    """The client this command acts with, and the operator's own: never pruned."""
-    ids = {tenant.credentials.client_id}
-    with contextlib.suppress(OSError, PruneError):
-        own = _own_credentials(settings)()
-        if own is not None:
-            ids.add(own.client_id)
-    return frozenset(ids)
+        return await _list_and_delete(identity, tenant, guards, options, streams)
 
 
 async def managed_here(kube: KubeApi, tenant_id: str, options: Options,
@@ -196,10 +93,8 @@ async def managed_here(kube: KubeApi, tenant_id: str, options: Options,
     records it (status.clientId, in this tenant or before a tenant is recorded) or declares it
     (spec.clientId). Refuses when the cluster's resources carry the pruned cluster's name."""
     try:
-        items = await kube.list_objects(f"/apis/{GROUP}/{VERSION}/{PLURAL}")
+        items = await list_resources(kube)
     except KubeApiError as exc:
-        if exc.status == 404:  # the CRD is not installed: nothing here manages a client
-            return {}
         if exc.status != 403 or not options.force:
             raise kube_problem(
                 "cannot list the current cluster's ClientCredentialClients, so cannot tell "
@@ -209,17 +104,10 @@ async def managed_here(kube: KubeApi, tenant_id: str, options: Options,
               "on without knowing which clients the current cluster manages (--force)",
               file=err)
         return {}
-    managed: dict[str, str] = {}
-    claims: list[str] = []
-    for item in items:
-        meta, spec, status = (item.get(k) or {} for k in ("metadata", "spec", "status"))
-        where = f"{meta.get('namespace')}/{meta.get('name')}"
-        if status.get("clientId") and status.get("tenantId") in (None, "", tenant_id):
-            managed[str(status["clientId"])] = where
-        if spec.get("clientId"):
-            managed.setdefault(str(spec["clientId"]), where)
-        if cluster_of(str(status.get("ownerKey") or "")) == options.cluster_name:
-            claims.append(where)
+    managed = held_clients(items, tenant_id)
+    claims = [where(item) for item in items
+              if cluster_of(str((item.get("status") or {}).get("ownerKey") or ""))
+              == options.cluster_name]
     if claims and not options.force:
         raise PruneError(f"{not_gone(options.cluster_name, claims)}. prune is for clusters that "
                          "no longer exist; a cluster's own orphans are its operator's "
@@ -229,51 +117,6 @@ async def managed_here(kube: KubeApi, tenant_id: str, options: Options,
         print(f"ccoperator prune: warning: {not_gone(options.cluster_name, claims)}; going on "
               "(--force)", file=err)
     return managed
-
-
-def identity_config(settings: Settings, credentials: creds.Credentials) -> IdentityConfig:
-    return IdentityConfig(
-        base_url=credentials.identity_url, api_version=credentials.api_version,
-        client_id=credentials.client_id, client_secret=credentials.client_secret,
-        # The configured token endpoint belongs to the default service; others discover.
-        token_url=settings.token_url if credentials.identity_url == settings.identity_url
-        else None,
-        read_timeout=settings.identity_timeout, max_retries=settings.identity_max_retries,
-        max_concurrency=4, max_connections=4,
-    )
-
-
-@contextlib.asynccontextmanager
-async def identity_session(settings: Settings, credentials: creds.Credentials, *,
-                           allow_delete: bool) -> AsyncIterator[IdentityClient]:
-    config = identity_config(settings, credentials)
-    http = config.build_http()
-    identity = IdentityClient(config, http=http)
-    http.event_hooks = {"request": [fence(identity, config.base_url, allow_delete=allow_delete)]}
-    try:
-        yield identity
-    finally:
-        await identity.aclose()
-        await http.aclose()
-
-
-def fence(identity: IdentityClient, base_url: str, *,
-          allow_delete: bool) -> Callable[[httpx.Request], Awaitable[None]]:
-    """A request hook that lets out reads, the token request and (unless a dry run) DELETEs,
-    and refuses anything else before it is sent: prune cannot write by mistake."""
-    default_token = str(httpx.URL(base_url.rstrip("/") + DEFAULT_TOKEN_PATH))
-
-    async def check(request: httpx.Request) -> None:
-        if request.method == "GET" or (request.method == "DELETE" and allow_delete):
-            return
-        token_urls = {default_token, str(httpx.URL(identity.token_url or default_token))}
-        if request.method == "POST" and str(request.url.copy_with(query=None)) in token_urls:
-            return
-        raise RuntimeError(f"ccoperator prune refused to send {request.method} "
-                           f"{request.url.path}: it only reads"
-                           + (" and deletes clients" if allow_delete else " (dry run)"))
-
-    return check
 
 
 async def find(identity: IdentityClient, tenant_id: str,

@@ -14,29 +14,25 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from .api.marks import Mark, namespace_and_name
-from .api.tenants import CLUSTER_KIND, NAMESPACED_KIND, TenantKey
-from .identity import Forbidden, IdentityError, TenantNotFound, Transient, Unauthorized
-from .kube.http import KubeApiError
-from .settings import ClusterName
+from .api.tenants import TenantKey
+from .cli_common import (
+    CommandError,
+    check_cluster_name,
+    identity_problem,
+    kube_problem,
+    parse_tenant_object,
+)
 from .tenants.marked import MarkedClient
 
-KINDS = {
-    "clusteridentitytenant": CLUSTER_KIND, "clusteridentitytenants": CLUSTER_KIND,
-    "cit": CLUSTER_KIND,
-    "identitytenant": NAMESPACED_KIND, "identitytenants": NAMESPACED_KIND, "it": NAMESPACED_KIND,
-}
-# A Kubernetes object name (DNS subdomain).
-_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_CLUSTER_NAME: TypeAdapter[str] = TypeAdapter(ClusterName)
+__all__ = ["PruneError", "check_cluster_name", "identity_problem", "kube_problem",
+           "parse_tenant_object"]
+
+# Stop with exit status 1 (the read-only commands' error, cli_common.py).
+PruneError = CommandError
+
 # Control characters of a client's name would reach the terminal as they are.
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class PruneError(Exception):
-    """Stop with exit status 1; the message is for the user (ids and names, never a secret)."""
 
 
 @dataclass(frozen=True)
@@ -50,37 +46,6 @@ class Options:
     output: str = "table"  # or "json"
     kubeconfig: str | None = None
     context: str | None = None
-
-
-def parse_tenant_object(text: str, namespace: str | None) -> TenantKey:
-    """`--tenant-object KIND/NAME` (and `-n/--namespace` for an IdentityTenant) -> its key.
-    Raises ValueError with the message a user reads."""
-    kind_text, slash, name = text.partition("/")
-    if not slash or not name or "/" in name:
-        raise ValueError(f"--tenant-object {text!r}: expected KIND/NAME, e.g. "
-                         "cit/platform or it/team-a (with -n NAMESPACE)")
-    kind = KINDS.get(kind_text.lower())
-    if kind is None:
-        raise ValueError(f"--tenant-object {text!r}: unknown kind {kind_text!r}; "
-                         "ClusterIdentityTenant (cit) or IdentityTenant (it)")
-    if not _OBJECT_NAME.match(name):
-        raise ValueError(f"--tenant-object {text!r}: {name!r} is not an object name")
-    if kind == CLUSTER_KIND and namespace:
-        raise ValueError("a ClusterIdentityTenant is cluster-scoped: drop -n/--namespace")
-    if kind == NAMESPACED_KIND and not namespace:
-        raise ValueError("an IdentityTenant is namespaced: give its namespace with "
-                         "-n/--namespace")
-    return TenantKey(kind, namespace or "", name)
-
-
-def check_cluster_name(name: str) -> str:
-    """The name as CCOPERATOR_CLUSTER_NAME accepts it (part of every owner key)."""
-    try:
-        return _CLUSTER_NAME.validate_python(name)
-    except ValidationError:
-        raise ValueError(f"--cluster-name {name!r}: a cluster name is a DNS label or a uid "
-                         "(lowercase letters, digits, '-' and '.'), as CCOPERATOR_CLUSTER_NAME "
-                         "is") from None
 
 
 class Action(StrEnum):
@@ -235,33 +200,8 @@ def document(scope: Scope, rows: Sequence[Row]) -> dict[str, Any]:
     }
 
 
-def kube_problem(what: str, exc: KubeApiError) -> PruneError:
-    if exc.status is None:
-        return PruneError(f"{what}: the Kubernetes API server did not answer ({exc})")
-    if exc.status == 401:
-        return PruneError(f"{what}: the Kubernetes API server refused the kubeconfig's "
-                          f"credentials ({exc})")
-    if exc.status == 403:
-        return PruneError(f"{what}: forbidden to the kubeconfig's user ({exc})")
-    return PruneError(f"{what}: {exc}")
-
-
 def not_gone(cluster_name: str, claims: Sequence[str]) -> str:
     """Why a cluster whose name the current cluster's resources carry is not gone."""
     shown = ", ".join(sorted(claims)[:3]) + (", ..." if len(claims) > 3 else "")
     return (f"cluster {cluster_name} is not gone: {len(claims)} ClientCredentialClient(s) of "
             f"the current cluster carry its owner keys ({shown})")
-
-
-def identity_problem(exc: IdentityError, key: TenantKey, client_id: str, identity_url: str,
-                     tenant_id: str) -> PruneError:
-    who = f"the credentials of {key} (client id {client_id})"
-    if isinstance(exc, Unauthorized):
-        return PruneError(f"the identity service at {identity_url} refused {who}: {exc}")
-    if isinstance(exc, Forbidden):
-        return PruneError(f"{who} lack the rights for this in tenant {tenant_id}: {exc}")
-    if isinstance(exc, TenantNotFound):
-        return PruneError(f"tenant {tenant_id} does not exist at {identity_url}: {exc}")
-    if isinstance(exc, Transient):
-        return PruneError(f"the identity service at {identity_url} did not answer: {exc}")
-    return PruneError(f"the identity service at {identity_url}: {exc}")

@@ -3,7 +3,7 @@ over the real control plane, talking to the identity simulator over loopback."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from kubernetes import client as k8s
+
+from tests.crd_fixtures import apply_object
 
 from .support import Kube, OperatorProcess
 
@@ -212,3 +214,32 @@ def tenancy_operator(operator_factory: Any, namespace: str,
         namespaces=[namespace, other_namespace], CCOPERATOR_NAMESPACE=namespace,
         CCOPERATOR_TENANT_CHECK_PERIOD="2s", CCOPERATOR_ROTATION_GRACE_PERIOD="3s")
     return process.start()
+
+
+@pytest.fixture
+def restricted_kubeconfig(control_plane: Any, namespace: str, service_account_token: Any,
+                          token_kubeconfig: Any) -> Iterator[tuple[Path, Callable[..., None]]]:
+    """A kubeconfig of a ServiceAccount with no rights, and `grant(name, rules, namespace)`
+    that gives it some (cleaned up after the test)."""
+    path = token_kubeconfig(service_account_token(namespace, "pruner"))
+    made: list[tuple[str, str]] = []
+
+    def grant(name: str, rules: list[dict[str, Any]], in_namespace: str | None = None) -> None:
+        kind = "Role" if in_namespace else "ClusterRole"
+        meta = {"name": f"{namespace}-{name}", **({"namespace": in_namespace}
+                                                  if in_namespace else {})}
+        apply_object(control_plane, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+                                     "metadata": meta, "rules": rules})
+        apply_object(control_plane, {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{kind}Binding",
+            "metadata": meta, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                          "kind": kind, "name": meta["name"]},
+            "subjects": [{"kind": "ServiceAccount", "name": "pruner",
+                          "namespace": namespace}]})
+        if not in_namespace:
+            made.append((kind, meta["name"]))
+
+    yield path, grant
+    for kind, name in made:
+        for what in (f"{kind}Binding", kind):
+            control_plane.kubectl("delete", what.lower(), name, "--wait=false", check=False)

@@ -263,3 +263,31 @@ def token_status(token_url: str, client_id: str, client_secret: str) -> int:
         "client_secret": client_secret,
     }, timeout=10)
     return response.status_code
+
+
+def cli_env(control_plane: Any, sim: Any, operator_namespace: str | None,
+            kubeconfig: Path | None = None, **over: str) -> dict[str, str]:
+    """The environment an operator has, for running a ccoperator command as a process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCOPERATOR_")}
+    env.update(KUBECONFIG=str(kubeconfig or control_plane.kubeconfig),
+               CCOPERATOR_IDENTITY_URL=sim.base_url,
+               CCOPERATOR_CLIENT_ID=sim.admin_client_id,
+               CCOPERATOR_CLIENT_SECRET=sim.admin_client_secret)
+    if operator_namespace:
+        env["CCOPERATOR_NAMESPACE"] = operator_namespace
+    env.update(over)
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str, input: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """`python -m ccoperator.cli ARGS` as a process (stdin: `input`, else nothing)."""
+    return subprocess.run([sys.executable, "-m", "ccoperator.cli", *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=120, input=input,
+                          stdin=subprocess.DEVNULL if input is None else None, check=False)
+
+
+def identity_writes(sim: Any) -> list[tuple[str, str, str | None]]:
+    """Every call the simulator served but reads and token requests."""
+    return [(c["Method"], c["Route"], c["ClientId"]) for c in sim.admin.calls()
+            if c["Method"] != "GET" and c["Route"] != "token"]

@@ -14,46 +14,30 @@ CCOPERATOR_NAMESPACE.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 
-from tests.crd_fixtures import apply_object
-
-from .support import REPO, Kube, OperatorProcess, free_port, token_status, wait_for
+from .support import (
+    Kube,
+    OperatorProcess,
+    cli_env,
+    free_port,
+    identity_writes,
+    run_cli,
+    token_status,
+    wait_for,
+)
 
 GROUP, VERSION, PLURAL = "identity.ccoperator.io", "v1alpha1", "clientcredentialclients"
 
 
-def cli_env(control_plane: Any, sim: Any, operator_namespace: str | None,
-            kubeconfig: Path | None = None, **over: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CCOPERATOR_")}
-    env.update(KUBECONFIG=str(kubeconfig or control_plane.kubeconfig),
-               CCOPERATOR_IDENTITY_URL=sim.base_url,
-               CCOPERATOR_CLIENT_ID=sim.admin_client_id,
-               CCOPERATOR_CLIENT_SECRET=sim.admin_client_secret)
-    if operator_namespace:
-        env["CCOPERATOR_NAMESPACE"] = operator_namespace
-    env.update(over)
-    return env
-
-
 def run_prune(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ccoperator.cli", "prune", *args], env=env,
-                          cwd=REPO, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, check=False)
-
-
-def identity_writes(sim: Any) -> list[tuple[str, str, str | None]]:
-    """Every call the simulator served but reads and token requests."""
-    return [(c["Method"], c["Route"], c["ClientId"]) for c in sim.admin.calls()
-            if c["Method"] != "GET" and c["Route"] != "token"]
+    return run_cli(env, "prune", *args)
 
 
 def strip_and_delete(kube: Kube, namespace: str, name: str) -> None:
@@ -160,35 +144,6 @@ def test_prune_lists_then_deletes_exactly_the_gone_clusters_clients(
     assert form.api.get_client(form.tenant_id, ids["b"]) is not None
     # prune never wrote to Kubernetes: the resource it read is as it was.
     assert kube.get_ccc(namespace, "held")["metadata"]["resourceVersion"] == held_version  # type: ignore[index]
-
-
-@pytest.fixture
-def restricted_kubeconfig(control_plane: Any, namespace: str, service_account_token: Any,
-                          token_kubeconfig: Any) -> Iterator[tuple[Path, Callable[..., None]]]:
-    """A kubeconfig of a ServiceAccount with no rights, and `grant(name, rules, namespace)`
-    that gives it some (cleaned up after the test)."""
-    path = token_kubeconfig(service_account_token(namespace, "pruner"))
-    made: list[tuple[str, str]] = []
-
-    def grant(name: str, rules: list[dict[str, Any]], in_namespace: str | None = None) -> None:
-        kind = "Role" if in_namespace else "ClusterRole"
-        meta = {"name": f"{namespace}-{name}", **({"namespace": in_namespace}
-                                                  if in_namespace else {})}
-        apply_object(control_plane, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
-                                     "metadata": meta, "rules": rules})
-        apply_object(control_plane, {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{kind}Binding",
-            "metadata": meta, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
-                                          "kind": kind, "name": meta["name"]},
-            "subjects": [{"kind": "ServiceAccount", "name": "pruner",
-                          "namespace": namespace}]})
-        if not in_namespace:
-            made.append((kind, meta["name"]))
-
-    yield path, grant
-    for kind, name in made:
-        for what in (f"{kind}Binding", kind):
-            control_plane.kubectl("delete", what.lower(), name, "--wait=false", check=False)
 
 
 def refused(env: dict[str, str], *args: str, said: str) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ from ccoperator import prune
 from ccoperator.api.marks import Mark
 from ccoperator.api.tenants import TenantKey
 from ccoperator.cli import main
+from ccoperator.cli_session import write_refusal
 from ccoperator.identity import (
     ApiVersion,
     ClientDto,
@@ -409,8 +410,8 @@ async def test_the_fence_lets_out_reads_the_token_request_and_deletes_only_when_
 
 
 async def test_prune_never_writes_to_kubernetes() -> None:
-    with pytest.raises(RuntimeError, match="never writes to Kubernetes"):
-        prune._no_kubernetes_writes()
+    with pytest.raises(RuntimeError, match="ccoperator prune never writes to Kubernetes"):
+        write_refusal("prune", dry_run=False)("POST", "/api/v1/x")
 
 
 def test_a_missing_kubeconfig_is_exit_1_with_a_message(tmp_path: Path) -> None:

@@ -177,6 +177,14 @@ class KubeApi:
                 return None
             raise
 
+    async def dry_run(self, method: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A write sent with dryRun=All (`ccoperator plan`): the object as the API server would
+        store it (defaults, validation, admission), nothing stored. A refusal raises
+        KubeRejected with the Status's reason and message. Not for Secrets."""
+        separator = "&" if "?" in path else "?"
+        return await self._http.request_json(method, f"{path}{separator}dryRun=All", body,
+                                             explain=True)
+
     async def list_objects(self, path: str, page_size: int = 500) -> list[dict[str, Any]]:
         """Every item of a collection, in pages (the `continue` token)."""
         items: list[dict[str, Any]] = []

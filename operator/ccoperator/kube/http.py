@@ -54,6 +54,18 @@ class KubeApiError(Exception):
         super().__init__(f"{call}{outcome}")
 
 
+class KubeRejected(KubeApiError):
+    """An error answer whose Status the caller asked for (`explain=True`): its `kind_reason`
+    (Invalid, Forbidden, AlreadyExists, ...) and `message` (which field, which rule or policy),
+    kept out of str(). Only for calls whose answer cannot hold a Secret's data."""
+
+    def __init__(self, status: int, reason: str, *, method: str, path: str,
+                 kind_reason: str, message: str) -> None:
+        super().__init__(status, reason, method=method, path=path)
+        self.kind_reason = kind_reason
+        self.message = message
+
+
 @dataclass(frozen=True)
 class HttpLimits:
     # No timeout on the whole call: in a burst thousands of passes queue for the pooled
@@ -87,17 +99,21 @@ class KubeHttp:
         # Called right before every write is sent (leader election's fence: it raises when
         # this process may not write). Reads always go out: standbys keep caches warm.
         self.write_guard: Callable[[], None] | None = None
+        # Called with (method, path) right before every write, after `write_guard`: a
+        # command that must not write (ccoperator plan) lets out only dry-run requests.
+        self.write_filter: Callable[[str, str], None] | None = None
         self._base_url = base_url.rstrip("/")
         self._authorization = authorization
         self._server_hostname = server_hostname
         self._proxy = proxy
 
     async def request_json(self, method: str, path: str, body: Mapping[str, Any] | None = None,
-                           *, content_type: str = JSON, accept: str | None = None
-                           ) -> dict[str, Any]:
+                           *, content_type: str = JSON, accept: str | None = None,
+                           explain: bool = False) -> dict[str, Any]:
         """Send, and return the answer's JSON object; raise KubeApiError unless 2xx.
-        `accept`: another representation (metadata only: `METADATA_LIST`)."""
-        raw = await self._exchange(method, path, body, content_type, accept)
+        `accept`: another representation (metadata only: `METADATA_LIST`). `explain`: an
+        error answer's Status is read into a `KubeRejected` (never for a Secret)."""
+        raw = await self._exchange(method, path, body, content_type, accept, explain=explain)
         try:
             answer = json.loads(raw)
         except ValueError:
@@ -164,7 +180,8 @@ class KubeHttp:
         return headers
 
     async def _exchange(self, method: str, path: str, body: Mapping[str, Any] | None,
-                        content_type: str, accept: str | None = None) -> bytes:
+                        content_type: str, accept: str | None = None, *,
+                        explain: bool = False) -> bytes:
         headers = self._headers(accept)
         data = None
         if body is not None:
@@ -175,6 +192,8 @@ class KubeHttp:
         url = URL(self._base_url + path, encoded=True)
         if method != "GET" and self.write_guard is not None:
             self.write_guard()  # last check, nothing awaited between it and the send
+        if method != "GET" and self.write_filter is not None:
+            self.write_filter(method, path)
         try:
             async with self._session.request(
                 method, url, data=data, headers=headers, allow_redirects=False,
@@ -188,8 +207,21 @@ class KubeHttp:
             # `from None`: aiohttp's errors can carry the request's headers (the token).
             raise KubeApiError(None, _describe(exc), method=method, path=path) from None
         if not 200 <= status < 300:
+            if explain:
+                raise _rejected(status, reason or _phrase(status), method, path, raw)
             raise KubeApiError(status, reason or _phrase(status), method=method, path=path)
         return raw
+
+
+def _rejected(status: int, reason: str, method: str, path: str, raw: bytes) -> KubeRejected:
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        answer = None
+    answer = answer if isinstance(answer, dict) else {}
+    return KubeRejected(status, reason, method=method, path=path,
+                        kind_reason=str(answer.get("reason") or reason),
+                        message=str(answer.get("message") or reason))
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,5 +1,5 @@
-"""Which clients of a tenant carry a cluster's mark (api/marks.py): for the orphan scan and
-for `ccoperator prune`.
+"""Which clients of a tenant carry a cluster's mark (api/marks.py): for the orphan scan,
+`ccoperator prune` and `ccoperator import`.
 
 On the v1 form the tenant's paged list shows every client's tags: one list answers. On the
 unversioned form a client's mark is in its secrets' descriptions, so each candidate costs one
@@ -41,6 +41,12 @@ async def marked_clients(
         if mark is not None and cluster_of(mark.owner) == cluster:
             found.append(MarkedClient(client.client_id, client.name, mark))
     return sorted(found, key=lambda c: c.client_id)
+
+
+async def mark_of(identity: IdentityClient, tenant_id: str, client: ClientDto) -> Mark | None:
+    """The client's mark, whoever's it is: its tags (v1), or the newest marked secret's
+    description (unversioned: one list of its secrets)."""
+    return await _mark_of(identity, tenant_id, client, lambda client_id: True)
 
 
 async def _mark_of(identity: IdentityClient, tenant_id: str, client: ClientDto,
