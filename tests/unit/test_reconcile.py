@@ -551,3 +551,13 @@ def test_observe_of_a_once_managed_client_writes_nothing_either() -> None:
                 secret=None)
     plan = rc.decide(o, CTX)
     assert plan.observe is not None and not plan.touches_identity and not plan.write_secret
+
+
+def test_a_preview_of_an_update_that_also_rotates_names_both() -> None:
+    from ccoperator.controller.preview import UPDATE, describe
+
+    o = in_sync(spec=spec(name="renamed"), rotate_request="now")
+    preview = describe(o, rc.decide(o, CTX))
+    assert preview.verb == UPDATE
+    assert preview.changes == ("name: 'app' -> 'renamed'",
+                               "rotation asked by the identity.ccoperator.io/rotate annotation")

@@ -53,7 +53,8 @@ def describe(o: rc.Observed, plan: rc.Plan) -> Preview:
     if plan.update is not None or plan.remark:
         return Preview(UPDATE, plan.client_id,
                        changes=fields + (("mark: re-marked with the owner key",)
-                                         if plan.remark else ()))
+                                         if plan.remark else ())
+                       + ((_why_issue(plan.issue_secret),) if plan.issue_secret else ()))
     if plan.issue_secret is not None:
         return Preview(ROTATE, plan.client_id, changes=(_why_issue(plan.issue_secret),))
     if plan.write_secret or plan.revoke_now or plan.delete_old_secret:
