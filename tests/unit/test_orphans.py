@@ -106,6 +106,9 @@ class Registry:
     def reserved_ids(self) -> frozenset[str]:
         return self.reserved
 
+    def status_of(self, key: TenantKey) -> dict[str, Any]:
+        return {}  # as the watch shows it: nothing written yet
+
     async def namespace_labels(self, namespace: str) -> dict[str, str] | None:
         return self.labels.get(namespace)
 
@@ -235,3 +238,12 @@ async def test_nothing_is_scanned_without_credentials() -> None:
     world.registry.connection = problem  # type: ignore[method-assign]
     await world.scanner.scan()
     assert world.kube.status == []
+
+
+async def test_a_tenant_without_orphans_is_never_written_to() -> None:
+    world = World()
+    world.identity.add("a2", "blue/team-a/alive")
+    world.declared = {("team-a", "alive")}
+    await world.scanner.scan()
+    assert world.kube.status == []  # 0 is what an absent count says already
+    assert metric("ClusterIdentityTenant/shared") == 0

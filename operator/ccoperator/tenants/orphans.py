@@ -205,7 +205,10 @@ class OrphanScanner:
     async def _publish(self, counts: dict[TenantKey, int]) -> None:
         metrics.observe_orphans({_label(k): n for k, n in counts.items()})
         for key, count in counts.items():
-            if self._written.get(key) == count:
+            # Absent counts as 0: a tenant without orphans is never written to for them (a
+            # resync that finds nothing to do writes nothing; a restart rewrites nothing).
+            shown = self._registry.status_of(key).get("orphanedClients") or 0
+            if self._written.get(key, shown) == count:
                 continue
             try:
                 await self._kube.patch_object_status(key.status_path(),
