@@ -192,7 +192,6 @@ def _take(o: Observed, ctx: Context, plan: Plan, why: IssueReason) -> Plan:
 
 def _decide_managed(o: Observed, ctx: Context, plan: Plan) -> Plan:
     status = o.status
-    key = o.spec.secret.keys.client_secret
     if o.mark_known and o.mark is not None and not o.ours(o.mark):
         # Handed over to another declaration (another cluster, namespace or name): never
         # fight. Nothing is written or revoked; the Secret stays as it is.
@@ -221,7 +220,14 @@ def _decide_managed(o: Observed, ctx: Context, plan: Plan) -> Plan:
         desired = desired_remote(o, plan.client_id, ctx, o.remote)
         if o.remote is None or not o.remote.satisfies(desired):
             plan.update = desired
+    return _decide_credential(o, ctx, plan)
 
+
+def _decide_credential(o: Observed, ctx: Context, plan: Plan) -> Plan:
+    """A managed client that exists: is the credential we handed out still in the Secret,
+    and is a new one due?"""
+    status = o.status
+    key = o.spec.secret.keys.client_secret
     current = status.current_secret
     intact = o.secret is not None and secret_credential_intact(o.secret, plan.client_id, key)
     if not intact or plan.delete_old_secret:
