@@ -308,7 +308,7 @@ _CHILD = textwrap.dedent("""
 def test_no_leftovers_when_owner_is_killed(sig: signal.Signals) -> None:
     if os.environ.get(ENV_KUBECONFIG):
         pytest.skip("starts its own control plane; CCOPERATOR_TEST_KUBECONFIG forbids that")
-    from ccoperator_envtest.cluster import _pid_alive, _sweep_orphans
+    from ccoperator_envtest.components import pid_alive, sweep_orphans
 
     child = subprocess.Popen([sys.executable, "-c", _CHILD], cwd=REPO_ROOT,
                              stdout=subprocess.PIPE, text=True)
@@ -316,7 +316,7 @@ def test_no_leftovers_when_owner_is_killed(sig: signal.Signals) -> None:
         assert child.stdout is not None
         info = json.loads(child.stdout.readline())
         workdir, pids = Path(info["workdir"]), info["pids"]
-        assert workdir.exists() and all(_pid_alive(p) for p in pids)
+        assert workdir.exists() and all(pid_alive(p) for p in pids)
         child.send_signal(sig)
         assert child.wait(timeout=30) == -sig
     finally:
@@ -324,9 +324,9 @@ def test_no_leftovers_when_owner_is_killed(sig: signal.Signals) -> None:
         child.wait()
     # SIGTERM: the handler stopped everything. SIGKILL: PR_SET_PDEATHSIG killed the
     # components; the orphaned temp dir is swept by the next start (called directly here).
-    wait_for(lambda: not any(_pid_alive(p) for p in pids), 10, "components to die")
+    wait_for(lambda: not any(pid_alive(p) for p in pids), 10, "components to die")
     if sig == signal.SIGKILL:
-        _sweep_orphans()
+        sweep_orphans()
     assert not workdir.exists()
 
 
