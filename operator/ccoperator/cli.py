@@ -19,7 +19,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
-from .cli_commands import (
+from .commands.arguments import (
     IMPORT_DESCRIPTION,
     IMPORT_EXAMPLES,
     PLAN_DESCRIPTION,
@@ -243,8 +243,8 @@ def _read_only(args: argparse.Namespace, command: str, options: Callable[[], Any
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from . import prune  # imported late: it loads the Kubernetes and HTTP clients
-    from .prune_plan import Options, check_cluster_name, parse_tenant_object
+    from .commands import prune  # imported late: it loads the Kubernetes and HTTP clients
+    from .commands.prune_plan import Options, check_cluster_name, parse_tenant_object
 
     return _read_only(args, "prune", lambda: Options(
         tenant_object=parse_tenant_object(args.tenant_object, args.namespace),
@@ -254,8 +254,8 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from . import plan  # imported late: it loads the Kubernetes and HTTP clients
-    from .cli_common import check_cluster_name
+    from .commands import plan  # imported late: it loads the Kubernetes and HTTP clients
+    from .commands.common import check_cluster_name
 
     return _read_only(args, "plan", lambda: plan.PlanOptions(
         files=tuple(args.files), prune=args.prune, output=args.output, namespace=args.namespace,
@@ -264,9 +264,9 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from . import importer  # imported late: it loads the Kubernetes and HTTP clients
     from .api.clients import ManagementPolicy
-    from .cli_common import import_target
+    from .commands import importer  # imported late: it loads the Kubernetes and HTTP clients
+    from .commands.common import import_target
 
     def options() -> Any:
         key, namespace = import_target(args.tenant_object, args.namespace)

@@ -15,10 +15,8 @@ from ccoperator.api.clients import ManagementPolicy
 from ccoperator.api.marks import Mark
 from ccoperator.api.tenants import TenantKey, TenantSpec
 from ccoperator.cli import kubectl_plugin, main
-from ccoperator.cli_common import CommandError, import_target
-from ccoperator.cli_session import write_refusal
-from ccoperator.identity import ClientDto
-from ccoperator.import_manifests import (
+from ccoperator.commands.common import CommandError, import_target
+from ccoperator.commands.import_manifests import (
     dns_label,
     manifest,
     outside_roles,
@@ -27,10 +25,20 @@ from ccoperator.import_manifests import (
     skip_reason,
     warnings,
 )
+from ccoperator.commands.plan import planned_view, prune_rows, replacing
+from ccoperator.commands.plan_files import Manifest, load
+from ccoperator.commands.plan_report import (
+    Row,
+    document,
+    exit_status,
+    pruned,
+    rejected,
+    summary,
+    table,
+)
+from ccoperator.commands.session import write_refusal
+from ccoperator.identity import ClientDto
 from ccoperator.kube.http import _rejected
-from ccoperator.plan import planned_view, prune_rows, replacing
-from ccoperator.plan_files import Manifest, load
-from ccoperator.plan_report import Row, document, exit_status, pruned, rejected, summary, table
 
 API = "identity.ccoperator.io/v1alpha1"
 CIT = TenantKey("ClusterIdentityTenant", "", "platform")

@@ -1,5 +1,5 @@
 """`ccoperator prune` without a cluster: the command line, the decisions, the table and the JSON,
-the deletion loop, and the fences that keep a dry run from writing (prune.py, prune_plan.py).
+the deletion loop, and the fences that keep a dry run from writing (commands/prune.py, commands/prune_plan.py).
 The end-to-end runs are tests/e2e/test_prune.py."""
 
 from __future__ import annotations
@@ -11,24 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from ccoperator import prune
 from ccoperator.api.marks import Mark
 from ccoperator.api.tenants import TenantKey
 from ccoperator.cli import main
-from ccoperator.cli_session import write_refusal
-from ccoperator.identity import (
-    ApiVersion,
-    ClientDto,
-    ClientNotFound,
-    Forbidden,
-    IdentityClient,
-    IdentityConfig,
-    InvalidClientCredentials,
-    TenantNotFound,
-    Transient,
-)
-from ccoperator.kube.http import KubeApiError
-from ccoperator.prune_plan import (
+from ccoperator.commands import prune
+from ccoperator.commands.prune_plan import (
     Action,
     Guards,
     Options,
@@ -46,6 +33,19 @@ from ccoperator.prune_plan import (
     table,
     with_result,
 )
+from ccoperator.commands.session import write_refusal
+from ccoperator.identity import (
+    ApiVersion,
+    ClientDto,
+    ClientNotFound,
+    Forbidden,
+    IdentityClient,
+    IdentityConfig,
+    InvalidClientCredentials,
+    TenantNotFound,
+    Transient,
+)
+from ccoperator.kube.http import KubeApiError
 from ccoperator.settings import Settings
 from ccoperator.tenants.marked import MarkedClient
 from pydantic import SecretStr

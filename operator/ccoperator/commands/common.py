@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .api.tenants import CLUSTER_KIND, NAMESPACED_KIND, TenantKey
-from .identity import Forbidden, IdentityError, TenantNotFound, Transient, Unauthorized
-from .kube.http import KubeApiError
-from .settings import ClusterName
+from ..api.tenants import CLUSTER_KIND, NAMESPACED_KIND, TenantKey
+from ..identity import Forbidden, IdentityError, TenantNotFound, Transient, Unauthorized
+from ..kube.http import KubeApiError
+from ..settings import ClusterName
 
 KINDS = {
     "clusteridentitytenant": CLUSTER_KIND, "clusteridentitytenants": CLUSTER_KIND,

@@ -7,7 +7,7 @@ carries no mark (api/marks.py: a declaration somewhere takes it back itself), or
 by default (read only, status.drift shows where the client differs), the client's own name,
 roles and enabled flag. Roles the tenant object does not allow are kept and named on stderr.
 
-It reads the tenant object and its credentials as the operator does (cli_session.py), lists
+It reads the tenant object and its credentials as the operator does (session.py), lists
 the tenant's clients once (and on the unversioned form each candidate's secrets, where its
 mark is) and writes nothing anywhere: the Kubernetes session refuses every write, the
 identity client everything but reads and the token request.
@@ -19,20 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .api.clients import ManagementPolicy
-from .api.tenants import CLUSTER_KIND, TenantKey
-from .cli_common import CommandError, held_clients, kube_problem
-from .cli_session import (
-    Streams,
-    Tenant,
-    acting_ids,
-    identity_session,
-    list_resources,
-    read_only_kube,
-    read_tenant,
-    run,
-)
-from .identity import ClientDto, IdentityClient
+from ..api.clients import ManagementPolicy
+from ..api.tenants import CLUSTER_KIND, TenantKey
+from ..identity import ClientDto, IdentityClient
+from ..kube.api import KubeApi
+from ..kube.http import KubeApiError, segment
+from ..settings import Settings
+from ..tenants.marked import mark_of
+from .common import CommandError, held_clients, kube_problem
 from .import_manifests import (
     Skipped,
     manifest,
@@ -42,10 +36,16 @@ from .import_manifests import (
     summary,
     warnings,
 )
-from .kube.api import KubeApi
-from .kube.http import KubeApiError, segment
-from .settings import Settings
-from .tenants.marked import mark_of
+from .session import (
+    Streams,
+    Tenant,
+    acting_ids,
+    identity_session,
+    list_resources,
+    read_only_kube,
+    read_tenant,
+    run,
+)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from .api.clients import API_VERSION, KIND, ManagementPolicy
-from .api.marks import Mark
-from .api.tenants import TenantKey, TenantSpec
-from .identity import ClientDto
+from ..api.clients import API_VERSION, KIND, ManagementPolicy
+from ..api.marks import Mark
+from ..api.tenants import TenantKey, TenantSpec
+from ..identity import ClientDto
 
 MAX_NAME = 63  # a DNS-1123 label
 _NOT_NAME = re.compile(r"[^a-z0-9]+")

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .api.clients import DeletionPolicy, ManagementPolicy
-from .controller import preview
+from ..api.clients import DeletionPolicy, ManagementPolicy
+from ..controller import preview
 
 DELETE, ORPHAN = "delete", "orphan"
 # Verbs under which nothing would change: exit status 0 when every row has one.

@@ -28,22 +28,13 @@ import logging
 from collections.abc import Sequence
 from typing import TextIO
 
-from .api.marks import cluster_of
-from .cli_common import held_clients, where
-from .cli_session import (
-    Streams,
-    Tenant,
-    acting_ids,
-    fence,
-    identity_session,
-    list_resources,
-    read_only_kube,
-    read_tenant,
-    run,
-)
-from .identity import ClientNotFound, IdentityClient, IdentityError
-from .kube.api import KubeApi
-from .kube.http import KubeApiError
+from ..api.marks import cluster_of
+from ..identity import ClientNotFound, IdentityClient, IdentityError
+from ..kube.api import KubeApi
+from ..kube.http import KubeApiError
+from ..settings import Settings
+from ..tenants.marked import MarkedClient, marked_clients
+from .common import held_clients, where
 from .prune_plan import (
     Action,
     Guards,
@@ -62,12 +53,21 @@ from .prune_plan import (
     table,
     with_result,
 )
-from .settings import Settings
-from .tenants.marked import MarkedClient, marked_clients
+from .session import (
+    Streams,
+    Tenant,
+    acting_ids,
+    fence,
+    identity_session,
+    list_resources,
+    read_only_kube,
+    read_tenant,
+    run,
+)
 
 __all__ = ["Streams", "fence", "main"]
 
-log = logging.getLogger("ccoperator.prune")
+log = logging.getLogger("ccoperator.commands.prune")
 
 
 def main(options: Options, settings: Settings, streams: Streams | None = None) -> int:

@@ -21,12 +21,21 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .api.clients import GROUP, PLURAL, VERSION
-from .api.marks import Cluster
-from .api.tenants import NAMESPACED_KIND
-from .assembly import Core, build_core, cluster_identity
-from .cli_common import CommandError, kube_problem, where
-from .cli_session import (
+from ..api.clients import GROUP, PLURAL, VERSION
+from ..api.marks import Cluster
+from ..api.tenants import NAMESPACED_KIND
+from ..assembly import Core, build_core, cluster_identity
+from ..controller.view import ResourceView, view_of
+from ..identity import IdentityClient, IdentityConfig, IdentityError, Transient, Unauthorized
+from ..kube.api import KubeApi
+from ..kube.http import KubeApiError, KubeRejected, segment
+from ..settings import Settings
+from ..tenants.checker import PROBE_CLIENT_ID
+from ..tenants.connections import Connection
+from .common import CommandError, kube_problem, where
+from .plan_files import Loaded, Manifest, load
+from .plan_report import Row, document, exit_status, pruned, rejected, summary, table
+from .session import (
     RESOURCES,
     Streams,
     context_namespace,
@@ -35,15 +44,6 @@ from .cli_session import (
     read_only_kube,
     run,
 )
-from .controller.view import ResourceView, view_of
-from .identity import IdentityClient, IdentityConfig, IdentityError, Transient, Unauthorized
-from .kube.api import KubeApi
-from .kube.http import KubeApiError, KubeRejected, segment
-from .plan_files import Loaded, Manifest, load
-from .plan_report import Row, document, exit_status, pruned, rejected, summary, table
-from .settings import Settings
-from .tenants.checker import PROBE_CLIENT_ID
-from .tenants.connections import Connection
 
 # API server refusals of a manifest (400 bad request, 403 RBAC or an admission policy, 422
 # schema or CEL): shown as `refused`; any other failure stops the plan (exit 1).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from .api.clients import ManagementPolicy
+from ..api.clients import ManagementPolicy
 
 _SETTINGS = """\
 It acts as the operator would, through the current kubeconfig and with the operator's

@@ -14,21 +14,21 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from .api.marks import Mark, namespace_and_name
-from .api.tenants import TenantKey
-from .cli_common import (
+from ..api.marks import Mark, namespace_and_name
+from ..api.tenants import TenantKey
+from ..tenants.marked import MarkedClient
+from .common import (
     CommandError,
     check_cluster_name,
     identity_problem,
     kube_problem,
     parse_tenant_object,
 )
-from .tenants.marked import MarkedClient
 
 __all__ = ["PruneError", "check_cluster_name", "identity_problem", "kube_problem",
            "parse_tenant_object"]
 
-# Stop with exit status 1 (the read-only commands' error, cli_common.py).
+# Stop with exit status 1 (the read-only commands' error, common.py).
 PruneError = CommandError
 
 # Control characters of a client's name would reach the terminal as they are.

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from .api.clients import API_VERSION, GROUP, KIND
-from .cli_common import CommandError
+from ..api.clients import API_VERSION, GROUP, KIND
+from .common import CommandError
 
 SUFFIXES = (".yaml", ".yml", ".json")
 

@@ -22,17 +22,17 @@ import httpx
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from .api.clients import GROUP, PLURAL, VERSION
-from .api.tenants import TenantKey, TenantSpec
-from .assembly import identity_config
-from .cli_common import CommandError, identity_problem, kube_problem
-from .identity import IdentityClient, IdentityConfig, IdentityError
-from .identity.paths import DEFAULT_TOKEN_PATH
-from .kube.api import KubeApi
-from .kube.http import KubeApiError, KubeHttp, connect
-from .settings import Settings
-from .tenants import credentials as creds
-from .tenants.registry import tenant_object
+from ..api.clients import GROUP, PLURAL, VERSION
+from ..api.tenants import TenantKey, TenantSpec
+from ..assembly import identity_config
+from ..identity import IdentityClient, IdentityConfig, IdentityError
+from ..identity.paths import DEFAULT_TOKEN_PATH
+from ..kube.api import KubeApi
+from ..kube.http import KubeApiError, KubeHttp, connect
+from ..settings import Settings
+from ..tenants import credentials as creds
+from ..tenants.registry import tenant_object
+from .common import CommandError, identity_problem, kube_problem
 
 RESOURCES = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 
