@@ -1,6 +1,6 @@
 """`ccoperator prune` without a cluster: the command line, the decisions, the table and the JSON,
-the deletion loop, and the fences that keep a dry run from writing (commands/prune.py, commands/prune_plan.py).
-The end-to-end runs are tests/e2e/test_prune.py."""
+the deletion loop, and the fences that keep a dry run from writing (commands/prune.py,
+commands/prune_plan.py). The end-to-end runs are tests/e2e/test_prune.py."""
 
 from __future__ import annotations
 
