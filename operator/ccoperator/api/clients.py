@@ -121,6 +121,11 @@ class ClientSpec(_Model):
     def secret_name(self, resource_name: str) -> str:
         return self.secret.name or f"{resource_name}-credentials"
 
+    def secret_description(self, namespace: str, resource_name: str) -> str:
+        """A new secret's description before our mark: spec.secret.description or a default
+        naming the resource."""
+        return self.secret.description or f"ccoperator {namespace}/{resource_name}"
+
     def desired_client_id(self, owner_key: str) -> str:
         """spec.clientId, else the id derived from the declaration's owner key (marks.py)."""
         return self.client_id or derived_client_id(owner_key)

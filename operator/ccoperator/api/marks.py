@@ -99,6 +99,11 @@ class Mark:
     owner: str
     released: bool = False
 
+    def names(self, owner_key: str, aliases: frozenset[str]) -> bool:
+        """Whether this mark names the declaration `owner_key` (or one of its other names:
+        `Cluster.aliases`)."""
+        return self.owner == owner_key or self.owner in aliases
+
     def tag(self) -> str:
         return (RELEASED_PREFIX if self.released else OWNER_PREFIX) + self.owner
 

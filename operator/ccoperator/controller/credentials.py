@@ -49,7 +49,7 @@ class CredentialWriter:
         (api/marks.py: the unversioned form has no tags; its newest marked secret speaks
         for the client)."""
         return Mark(o.owner_key).in_description(
-            o.spec.secret.description or f"ccoperator {o.namespace}/{o.name}", uid=o.uid)
+            o.spec.secret_description(o.namespace, o.name), uid=o.uid)
 
     async def remark(self, o: rc.Observed, admitted: Admitted, secret_id: int) -> None:
         """Put our mark on the client's current secret (one write, nothing else changes)."""

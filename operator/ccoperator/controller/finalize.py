@@ -97,7 +97,7 @@ class Finalizer:
             return
         if orphan:
             if read is not None:
-                await self._release(view, connection, tenant, read[0], status)
+                await self._release(view, spec, connection, tenant, read[0], status)
         else:
             await self._delete(view, status, connection, tenant, client_id)
         self._forget(view.uid)
@@ -125,8 +125,8 @@ class Finalizer:
         return None
 
     def _ours(self, view: ResourceView, mark: Mark) -> bool:
-        return mark.owner == self._cluster.key(view.namespace, view.name) or (
-            mark.owner in self._cluster.aliases(view.namespace, view.name, view.uid))
+        return mark.names(self._cluster.key(view.namespace, view.name),
+                          self._cluster.aliases(view.namespace, view.name, view.uid))
 
     async def _keep(self, view: ResourceView, status: ClientStatus, tenant: str,
                     client_id: str, reason: Reason, why: str) -> None:
@@ -166,8 +166,8 @@ class Finalizer:
         known = remote.peek(tenant, client_id) or RemoteClient(client_id, "", frozenset(), True)
         return known, mark_from_secrets((s.id, s.description) for s in secrets)
 
-    async def _release(self, view: ResourceView, connection: Connection, tenant: str,
-                       remote: RemoteClient, status: ClientStatus) -> None:
+    async def _release(self, view: ResourceView, spec: ClientSpec, connection: Connection,
+                       tenant: str, remote: RemoteClient, status: ClientStatus) -> None:
         """deletionPolicy: Orphan: the client stays, marked released (not an orphan; the
         same declaration takes it back if it returns)."""
         released = Mark(self._cluster.key(view.namespace, view.name), released=True)
@@ -179,8 +179,7 @@ class Finalizer:
         elif status.current_secret is not None:
             await identity.update_secret(tenant, remote.client_id, status.current_secret.id,
                                          SecretCreate(description=released.in_description(
-                                             view.spec.get("secret", {}).get("description")
-                                             or f"ccoperator {view.namespace}/{view.name}")))
+                                             spec.secret_description(view.namespace, view.name))))
         connection.remote.forget(tenant, remote.client_id)
 
     async def _delete(self, view: ResourceView, status: ClientStatus, connection: Connection,

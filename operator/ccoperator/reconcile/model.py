@@ -115,7 +115,7 @@ class Observed:
     remote_secrets: tuple[ObservedSecret, ...] | None = None
 
     def ours(self, mark: Mark) -> bool:
-        return mark.owner == self.owner_key or mark.owner in self.own_aliases
+        return mark.names(self.owner_key, self.own_aliases)
 
 
 @dataclass(frozen=True)
