@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .support import Kube, OperatorProcess, default_client_id, token_status, wait_for
+from .support import (
+    Kube,
+    OperatorProcess,
+    default_client_id,
+    identity_writes,
+    token_status,
+    wait_for,
+)
 
 TENANT = "demo-tenant"
 MEMBER = "6b1d0b52-0000-4000-8000-00000000e3e1"
@@ -184,6 +191,44 @@ def test_failing_delete_is_retried_and_reported(operator: OperatorProcess, kube:
     sim.admin.clear_faults()
     kube.wait_gone(namespace, "app", timeout=90)
     assert form.api.get_client(form.tenant_id, client_id) is None
+
+
+def test_failing_read_before_delete_is_reported(operator: OperatorProcess, kube: Kube,
+                                                namespace: str, sim: Any, form: Any) -> None:
+    """The client's mark is read before it is deleted: a refused read says so the way a
+    refused DELETE does, and the deletion goes through once the read works."""
+    kube.create_ccc(namespace, "app", form.spec())
+    client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
+    # v1: the client (its tags); unversioned: its secrets (their descriptions).
+    read_route = "clients.get" if form.api_version == "v1" else "secrets.list"
+    written = [w for w in identity_writes(sim) if w[2] == client_id]  # its create, its secret
+    sim.admin.add_fault(route=read_route, tenant_id=form.tenant_id, status=403)
+    kube.delete_ccc(namespace, "app")
+    obj = kube.wait_reason(namespace, "app", "DeleteFailed", timeout=30)
+    assert "Orphan" in obj["status"]["conditions"][0]["message"]
+    # Nothing written to the client while its mark cannot be read (the test's own reads
+    # are refused too, so the simulator's call log says it).
+    assert [w for w in identity_writes(sim) if w[2] == client_id] == written
+    sim.admin.clear_faults()
+    kube.wait_gone(namespace, "app", timeout=90)
+    assert form.api.get_client(form.tenant_id, client_id) is None
+
+
+def test_orphan_deletion_lets_go_when_the_release_mark_is_refused(
+        operator: OperatorProcess, kube: Kube, namespace: str, sim: Any, form: Any) -> None:
+    """deletionPolicy: Orphan keeps the client; marking it released is a courtesy, so a
+    refused mark write never holds the resource."""
+    kube.create_ccc(namespace, "app", form.spec(deletionPolicy="Orphan"))
+    client_id = kube.wait_ready(namespace, "app")["status"]["clientId"]
+    # v1: the released tag (a PUT of the client); unversioned: the current secret's description.
+    mark_route = "clients.update" if form.api_version == "v1" else "secrets.update"
+    sim.admin.add_fault(route=mark_route, tenant_id=form.tenant_id, status=403)
+    try:
+        kube.delete_ccc(namespace, "app")
+        kube.wait_gone(namespace, "app", timeout=30)
+    finally:
+        sim.admin.clear_faults()
+    assert form.api.get_client(form.tenant_id, client_id) is not None
 
 
 def test_access_token_lifetime_on_v1_and_refused_on_unversioned(

@@ -81,25 +81,28 @@ class Finalizer:
             return
         orphan = spec.deletion_policy is DeletionPolicy.ORPHAN
         try:
-            connection = await self._connection(view, spec, status, tenant, client_id)
+            connection = await self._connection(view, spec)
             read = await self._read(connection, tenant, client_id)
+            if read is not None and read[1] is not None and not self._ours(view, read[1]):
+                await self._keep(view, status, tenant, client_id, Reason.OWNED_ELSEWHERE,
+                                 "another ClientCredentialClient's mark is on it now (handed "
+                                 "over)")
+                return
+            if orphan:
+                if read is not None:
+                    await self._release(view, spec, connection, tenant, read[0], status)
+            else:
+                await self._delete(view, connection, tenant, client_id)
+        except (Transient, OutcomeUnknown):
+            raise  # retried: the client's fate is still unknown
         except (IdentityError, CannotDelete) as exc:
-            if not orphan or isinstance(exc, Transient | OutcomeUnknown):
+            if not orphan:
+                await self._failed(view, status, tenant, client_id, exc)
                 raise
-            # Keeping the client is what was asked; its release mark is a courtesy.
+            # Keeping the client is what was asked; its release mark is a courtesy, never a
+            # reason to hold the resource.
             log.warning("%s/%s: client %r kept; could not mark it released: %s",
                         view.namespace, view.name, client_id, exc)
-            self._forget(view.uid)
-            return
-        if read is not None and read[1] is not None and not self._ours(view, read[1]):
-            await self._keep(view, status, tenant, client_id, Reason.OWNED_ELSEWHERE,
-                             "another ClientCredentialClient's mark is on it now (handed over)")
-            return
-        if orphan:
-            if read is not None:
-                await self._release(view, spec, connection, tenant, read[0], status)
-        else:
-            await self._delete(view, status, connection, tenant, client_id)
         self._forget(view.uid)
 
     async def _target(self, view: ResourceView, spec: ClientSpec,
@@ -140,14 +143,11 @@ class Finalizer:
             await self._status.write(view, status, False, reason, message, announce=False)
         self._forget(view.uid)
 
-    async def _connection(self, view: ResourceView, spec: ClientSpec, status: ClientStatus,
-                          tenant: str, client_id: str) -> Connection:
+    async def _connection(self, view: ResourceView, spec: ClientSpec) -> Connection:
         key = policy.tenant_key(spec.tenant_ref, view.namespace)
         connection = (self._gate.registry.cleanup_connection(key)
                       or await self._gate.registry.connection(key))
         if isinstance(connection, CredentialsProblem):
-            await self._failed(view, status, tenant, client_id, CannotDelete(
-                f"{key} cannot act: {connection.message}"))
             raise CannotDelete(f"{key} cannot act: {connection.message}")
         return connection
 
@@ -182,17 +182,10 @@ class Finalizer:
                                              spec.secret_description(view.namespace, view.name))))
         connection.remote.forget(tenant, remote.client_id)
 
-    async def _delete(self, view: ResourceView, status: ClientStatus, connection: Connection,
-                      tenant: str, client_id: str) -> None:
-        try:
+    async def _delete(self, view: ResourceView, connection: Connection, tenant: str,
+                      client_id: str) -> None:
+        with contextlib.suppress(NotFound):  # client or tenant already gone: nothing to delete
             await connection.identity.delete_client(tenant, client_id)
-        except NotFound:
-            pass  # client or tenant already gone: nothing left to delete
-        except (Transient, OutcomeUnknown):
-            raise
-        except IdentityError as exc:
-            await self._failed(view, status, tenant, client_id, exc)
-            raise
         connection.remote.forget(tenant, client_id)
         self._status.event(view, False, "Deleted",
                            f"Deleted client {client_id!r} from tenant {tenant!r}.")
