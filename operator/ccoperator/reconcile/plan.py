@@ -111,8 +111,7 @@ def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
         # not, whether that declaration is alive or gone (its namespace is the boundary).
         plan.blocked = Blocked(
             Reason.CLIENT_ID_TAKEN,
-            f"Client {plan.client_id!r} is managed by another ClientCredentialClient (its mark "
-            "says so). Choose another spec.clientId."
+            _marked_elsewhere(plan.client_id) + " Choose another spec.clientId."
             + (" A handover (spec.adopt: true) is possible only from the same namespace."
                if o.spec.adopt else ""),
         )
@@ -120,9 +119,8 @@ def _decide_first(o: Observed, ctx: Context, plan: Plan) -> Plan:
     if not o.spec.adopt:
         plan.blocked = Blocked(
             Reason.CLIENT_ID_TAKEN,
-            f"Client {plan.client_id!r} is managed by another ClientCredentialClient (its mark "
-            "says so). Choose another spec.clientId, or hand it over: spec.adopt: true, where "
-            "the tenant object allows adoption."
+            _marked_elsewhere(plan.client_id) + " Choose another spec.clientId, or hand it "
+            "over: spec.adopt: true, where the tenant object allows adoption."
             if mark is not None else
             f"A client with id {plan.client_id!r} already exists in tenant {o.tenant_id!r}. "
             "Set spec.adopt: true to take it over, or choose another spec.clientId.",
@@ -146,8 +144,7 @@ def _decide_observe(o: Observed, ctx: Context, plan: Plan) -> Plan:
     if o.mark_known and o.mark is not None and not o.ours(o.mark):
         plan.blocked = Blocked(
             Reason.CLIENT_ID_TAKEN,
-            f"Client {plan.client_id!r} is managed by another ClientCredentialClient (its mark "
-            "says so). Choose another spec.clientId.")
+            _marked_elsewhere(plan.client_id) + " Choose another spec.clientId.")
         return plan
     remote = o.remote
     if remote is None:  # not read this pass (it is, whenever it exists): report what we had
@@ -168,6 +165,11 @@ def drift(o: Observed, remote: RemoteClient, ctx: Context) -> tuple[str, ...]:
     wanted = replace(desired_remote(o, remote.client_id, ctx), mark=None)
     return tuple(f"{field}: spec {want} remote {have}"
                  for field, have, want in remote.differences(wanted))
+
+
+def _marked_elsewhere(client_id: str) -> str:
+    return (f"Client {client_id!r} is managed by another ClientCredentialClient (its mark "
+            "says so).")
 
 
 def _may_hand_over(o: Observed, mark: Mark) -> bool:
