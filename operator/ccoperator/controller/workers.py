@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from .. import metrics
-from ..api.clients import FINALIZER, ROTATE_ANNOTATION
+from ..api.clients import FINALIZER, ROTATE_ANNOTATION, ManagementPolicy
 from ..identity import IdentityError
 from ..kube.api import KubeApi, KubeApiError, KubeConflict
 from .events import EventPoster
@@ -31,10 +31,13 @@ log = logging.getLogger("ccoperator.runtime")
 
 RESYNC_JITTER = 0.1  # +-10%: spreads a resync wave so it does not hit the service at once
 _PRIORITY = {Cause.CHANGE: 2, Cause.RESUME: 1, Cause.RESYNC: 0}
+
+
 def _observe_only(view: ResourceView) -> bool:
     """managementPolicy: Observe: deleting the resource deletes nothing remote, so it needs
-    no finalizer (a resource switched from Manage keeps the one it has)."""
-    return view.spec.get("managementPolicy") == "Observe"
+    no finalizer (a resource switched from Manage keeps the one it has). Read from the raw
+    spec: this runs on every pass, before the spec is parsed."""
+    return view.spec.get("managementPolicy") == ManagementPolicy.OBSERVE.value
 
 
 def _mark(body: Mapping[str, Any]) -> tuple[int, str | None, bool]:
