@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from ..api.clients import ClientSpec, ClientStatus, DeletionPolicy
 from ..api.conditions import Reason
-from ..api.marks import Cluster, Mark, mark_from_secrets
+from ..api.marks import Cluster, Mark
 from ..identity import (
     ApiVersion,
     ClientDto,
@@ -28,6 +28,7 @@ from ..reconcile import policy
 from ..reconcile.model import RemoteClient
 from ..tenants.connections import Connection
 from ..tenants.credentials import CredentialsProblem
+from ..tenants.marked import read_mark
 from .gate import Gate
 from .status import StatusWriter
 from .view import ResourceView
@@ -82,7 +83,7 @@ class Finalizer:
         orphan = spec.deletion_policy is DeletionPolicy.ORPHAN
         try:
             connection = await self._connection(view, spec)
-            read = await self._read(connection, tenant, client_id)
+            read = await read_mark(connection, tenant, client_id)
             if read is not None and read[1] is not None and not self._ours(view, read[1]):
                 await self._keep(view, status, tenant, client_id, Reason.OWNED_ELSEWHERE,
                                  "another ClientCredentialClient's mark is on it now (handed "
@@ -150,21 +151,6 @@ class Finalizer:
         if isinstance(connection, CredentialsProblem):
             raise CannotDelete(f"{key} cannot act: {connection.message}")
         return connection
-
-    async def _read(self, connection: Connection, tenant: str,
-                    client_id: str) -> tuple[RemoteClient, Mark | None] | None:
-        """The client and whose it says it is, read fresh before anything is written to it
-        (None: it is gone). v1: its tags; the unversioned form: its secrets."""
-        remote = connection.remote
-        if connection.identity.api_version is ApiVersion.V1:
-            found = await remote.get(tenant, client_id)
-            return (found, found.mark) if found is not None else None
-        try:
-            secrets = await connection.identity.list_secrets(tenant, client_id)
-        except NotFound:
-            return None
-        known = remote.peek(tenant, client_id) or RemoteClient(client_id, "", frozenset(), True)
-        return known, mark_from_secrets((s.id, s.description) for s in secrets)
 
     async def _release(self, view: ResourceView, spec: ClientSpec, connection: Connection,
                        tenant: str, remote: RemoteClient, status: ClientStatus) -> None:

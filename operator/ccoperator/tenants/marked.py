@@ -1,5 +1,6 @@
 """Which clients of a tenant carry a cluster's mark (api/marks.py): for the orphan scan,
-`ccoperator prune` and `ccoperator import`.
+`ccoperator prune` and `ccoperator import`; and one client's mark read fresh, before it is
+deleted (the finalizer, the orphan scan).
 
 On the v1 form the tenant's paged list shows every client's tags: one list answers. On the
 unversioned form a client's mark is in its secrets' descriptions, so each candidate costs one
@@ -13,7 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..api.marks import Mark, cluster_of, mark_from_secrets, mark_from_tags
-from ..identity import ApiVersion, ClientDto, ClientNotFound, IdentityClient
+from ..identity import ApiVersion, ClientDto, ClientNotFound, IdentityClient, NotFound
+from ..reconcile.model import RemoteClient
+from .connections import Connection
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,19 @@ async def _mark_of(identity: IdentityClient, tenant_id: str, client: ClientDto,
     except ClientNotFound:
         return None  # deleted since the list
     return mark_from_secrets((s.id, s.description) for s in secrets)
+
+
+async def read_mark(connection: Connection, tenant_id: str,
+                    client_id: str) -> tuple[RemoteClient, Mark | None] | None:
+    """One client and whose it says it is, read fresh (None: it is gone). v1: the client
+    with its tags; unversioned: its secrets' descriptions (and the client as last known)."""
+    if connection.identity.api_version is ApiVersion.V1:
+        found = await connection.remote.get(tenant_id, client_id)
+        return (found, found.mark) if found is not None else None
+    try:
+        secrets = await connection.identity.list_secrets(tenant_id, client_id)
+    except NotFound:
+        return None
+    known = (connection.remote.peek(tenant_id, client_id)
+             or RemoteClient(client_id, "", frozenset(), True))
+    return known, mark_from_secrets((s.id, s.description) for s in secrets)

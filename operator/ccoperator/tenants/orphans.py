@@ -28,14 +28,14 @@ from datetime import UTC, datetime
 
 from .. import metrics
 from ..api.clients import GROUP, VERSION
-from ..api.marks import Cluster, derived_in, mark_from_secrets, namespace_and_name
+from ..api.marks import Cluster, derived_in, namespace_and_name
 from ..api.tenants import CLUSTER_KIND, Orphans, TenantKey, TenantObject
-from ..identity import ApiVersion, IdentityError, NotFound
+from ..identity import IdentityError, NotFound
 from ..kube.api import KubeApi, KubeApiError
 from ..kube.events import event_body
 from .connections import Connection
 from .credentials import CredentialsProblem
-from .marked import MarkedClient, marked_clients
+from .marked import MarkedClient, marked_clients, read_mark
 from .registry import TenantRegistry
 
 log = logging.getLogger("ccoperator.orphans")
@@ -171,21 +171,15 @@ class OrphanScanner:
                           f"for longer than spec.orphanGracePeriod.")
 
     async def _still_orphaned(self, connection: Connection, orphan: Orphan) -> bool:
-        identity, tenant_id = connection.identity, orphan.tenant_id
-        client_id = orphan.client.client_id
+        tenant_id, client_id = orphan.tenant_id, orphan.client.client_id
         try:
-            if identity.api_version is ApiVersion.V1:
-                remote = await connection.remote.get(tenant_id, client_id)
-                if remote is None:
-                    return False
-                current = remote.mark
-            else:
-                secrets = await identity.list_secrets(tenant_id, client_id)
-                current = mark_from_secrets((s.id, s.description) for s in secrets)
-        except NotFound:
+            found = await read_mark(connection, tenant_id, client_id)
+        except NotFound:  # the tenant itself is gone
+            return False
+        if found is None:
             return False
         declared = self._declared()
-        return (current == orphan.client.mark
+        return (found[1] == orphan.client.mark
                 and (orphan.namespace, orphan.name) not in declared
                 and client_id not in set(self._held(tenant_id)))
 
